@@ -73,9 +73,11 @@ format: install
 	$(RUN) ruff check --fix .
 
 bench: install
+	$(UV) sync --frozen --all-packages --group bench
 	$(RUN) python -m bench.run --full
 
 bench-quick: install
+	$(UV) sync --frozen --all-packages --group bench
 	$(RUN) python -m bench.run --quick
 
 soak: install

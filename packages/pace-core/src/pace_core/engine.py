@@ -1,0 +1,416 @@
+"""The race engine: one :class:`Tracker` per runner turns fixes into a race.
+
+A tracker takes the runner's fixes one at a time, in the order they arrive,
+and keeps the distance, the splits, the pace and the finish. It does no I/O
+and reads no clock: every time comes from the fixes, so feeding the same fixes
+in the same order gives the same state, which is how the service rebuilds a
+runner after a restart (:meth:`Tracker.rebuild`).
+
+How distance grows
+    The tracker keeps an *anchor*, the last fix where distance was added.
+    A counted fix adds its distance from the anchor, and becomes the anchor,
+    only if that distance exceeds the jitter allowance: the sum of both fixes'
+    reported accuracies, at least ``Limits.min_move_m``. Two fixes that both
+    lie within their reported accuracy of one standing runner are never further
+    apart than that sum, so a runner standing still adds nothing, however long
+    the fix wanders inside its circle. Moving, the anchor advances every few
+    metres and the track is measured as chords between anchors; the chords
+    shorten curves by well under 1 % at running speed and 1 Hz. The limit:
+    accuracy is a 68 % radius, so a fix that strays beyond its own circle
+    while standing adds up to one allowance (see docs/limitations.md).
+
+Impossible speed
+    A fix is judged against the last *counted* fix, over the time since that
+    fix. A single wild jump is refused; a real gap (a tunnel: three minutes,
+    then 600 m further) is accepted, because the time since the last counted
+    fix grows while the runner is out of sight. Refused fixes never move the
+    reference, so a runner cannot be locked out by one glitch; and if
+    ``Limits.relocate_after`` consecutive refused fixes agree with each other,
+    the tracker moves to them without adding the impossible hop.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pace_core.filtering import Limits, Reason, epoch_ms
+from pace_core.geodesy import distance_m
+
+if TYPE_CHECKING:
+    from pace_core.messages import Point
+
+__all__ = [
+    "EngineEvent",
+    "EventKind",
+    "Fix",
+    "RaceRules",
+    "SplitRecord",
+    "Tracker",
+    "TrackerView",
+]
+
+EventKind = Literal["started", "split", "finished"]
+
+_KM = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One GPS fix inside Pace: ``time`` in ms since the epoch, degrees, metres."""
+
+    seq: int
+    time: int
+    lat: float
+    lon: float
+    alt: float | None = None
+    accuracy: float | None = None
+    speed: float | None = None
+    heading: float | None = None
+
+    @classmethod
+    def from_point(cls, p: Point) -> Fix:
+        """The fix a decoded wire point describes (its time in ms)."""
+        return cls(
+            p.seq,
+            epoch_ms(p.time),
+            p.lat,
+            p.lon,
+            p.alt,
+            p.accuracy,
+            p.speed,
+            p.heading,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RaceRules:
+    """What a race asks of a runner.
+
+    ``target_distance_m`` None is an open race (no finish); ``starts_at`` None
+    starts each runner's clock at their first counted fix (a time trial).
+    """
+
+    target_distance_m: float | None = None
+    starts_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineEvent:
+    """Something that happened to a runner, at ``time`` (ms since the epoch)."""
+
+    kind: EventKind
+    time: int
+    km: int | None
+    elapsed_s: float | None
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRecord:
+    """The interpolated moment a runner passed kilometre ``km``."""
+
+    km: int
+    time: int
+    elapsed_s: float
+    split_s: float
+    """Time since the previous split, or since the start for the first."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerView:
+    """A runner's state at their last counted fix; a copy, safe to keep."""
+
+    distance_m: float
+    elapsed_s: float | None
+    pace_s_per_km: float | None
+    avg_pace_s_per_km: float | None
+    finish_time: int | None
+    splits: list[SplitRecord]
+    last_fix: Fix | None
+    started: bool
+    finished: bool
+
+
+class Tracker:
+    """One runner's race, fed fix by fix through :meth:`add`.
+
+    ``add`` never raises on finite input (the fixes are expected to have passed
+    :func:`pace_core.filtering.check_point`, but nonsense still yields a reason
+    or a meaningless distance, never an exception).
+    """
+
+    __slots__ = (
+        "_anchor",
+        "_candidate",
+        "_candidate_count",
+        "_distance",
+        "_events",
+        "_finish_time",
+        "_last",
+        "_limits",
+        "_next_km",
+        "_rules",
+        "_splits",
+        "_start_time",
+        "_window",
+        "last_seq",
+        "rejected",
+    )
+
+    def __init__(self, rules: RaceRules, limits: Limits | None = None) -> None:
+        self._rules = rules
+        self._limits = limits if limits is not None else Limits()
+        self.last_seq = 0
+        """The highest seq this tracker has been given, counted or not."""
+        self.rejected: Counter[Reason] = Counter()
+        """How many fixes ``add`` refused, by reason."""
+
+        self._last: Fix | None = None
+        self._anchor: Fix | None = None
+        self._candidate: Fix | None = None
+        self._candidate_count = 0
+        self._distance = 0.0
+        self._start_time: int | None = None
+        self._finish_time: int | None = None
+        self._next_km = 1
+        self._splits: list[SplitRecord] = []
+        self._events: list[EngineEvent] = []
+        self._window: deque[tuple[int, float]] = deque()
+
+    @classmethod
+    def rebuild(
+        cls, rules: RaceRules, fixes: Iterable[Fix], limits: Limits | None = None
+    ) -> Tracker:
+        """A tracker fed ``fixes`` in order, its events already drained.
+
+        Fed the same fixes in the order they were first added, it reaches the
+        same state and the same decisions; its events were announced before,
+        so they are dropped here.
+        """
+        tracker = cls(rules, limits)
+        for fix in fixes:
+            tracker.add(fix)
+        tracker._events.clear()
+        return tracker
+
+    @property
+    def rules(self) -> RaceRules:
+        """The race rules this tracker applies."""
+        return self._rules
+
+    @property
+    def limits(self) -> Limits:
+        """The thresholds this tracker applies."""
+        return self._limits
+
+    def add(self, fix: Fix) -> Reason | None:
+        """Take one fix; None if it counts, else why not (also in ``rejected``)."""
+        if fix.seq > self.last_seq:
+            self.last_seq = fix.seq
+        reason = self._judge(fix)
+        if reason is None:
+            self._count(fix)
+        else:
+            self.rejected[reason] += 1
+        return reason
+
+    def drain_events(self) -> list[EngineEvent]:
+        """The events since the last call, oldest first."""
+        events = self._events
+        self._events = []
+        return events
+
+    def view(self) -> TrackerView:
+        """The runner's state as of the last counted fix."""
+        last = self._last
+        finish = self._finish_time
+        now = finish if finish is not None else (last.time if last else None)
+        elapsed = self._elapsed_s(now) if now is not None else None
+        return TrackerView(
+            distance_m=self._distance,
+            elapsed_s=elapsed,
+            pace_s_per_km=self._window_pace(),
+            avg_pace_s_per_km=self._average_pace(elapsed),
+            finish_time=finish,
+            splits=list(self._splits),
+            last_fix=last,
+            started=last is not None,
+            finished=finish is not None,
+        )
+
+    # --- judging -------------------------------------------------------------
+
+    def _judge(self, fix: Fix) -> Reason | None:
+        """The reason ``fix`` does not count, or None; updates relocation state."""
+        if self._finish_time is not None:
+            return Reason.AFTER_FINISH
+        starts_at = self._rules.starts_at
+        if starts_at is not None and fix.time < starts_at:
+            return Reason.BEFORE_START
+
+        last = self._last
+        if last is not None:
+            if fix.time < last.time:
+                return Reason.STALE
+            if fix.time == last.time:
+                return Reason.DUPLICATE_TIME
+        accuracy = fix.accuracy
+        if accuracy is not None and accuracy > self._limits.max_accuracy_m:
+            return Reason.LOW_ACCURACY
+        if last is not None and self._too_fast(last, fix):
+            return self._consider_relocation(fix)
+        return None
+
+    def _too_fast(self, origin: Fix, fix: Fix) -> bool:
+        """Reaching ``fix`` from ``origin`` beats the speed limit beyond jitter."""
+        hop = distance_m(origin.lat, origin.lon, fix.lat, fix.lon)
+        slack = self._allowance(origin, fix)
+        seconds = (fix.time - origin.time) * 0.001
+        return hop - slack > self._limits.max_speed_mps * seconds
+
+    def _consider_relocation(self, fix: Fix) -> Reason | None:
+        """Refuse a too-fast fix, unless enough refused fixes now agree."""
+        candidate = self._candidate
+        agrees = (
+            candidate is not None
+            and fix.time > candidate.time
+            and not self._too_fast(candidate, fix)
+        )
+        self._candidate = fix
+        self._candidate_count = self._candidate_count + 1 if agrees else 1
+        if self._candidate_count < self._limits.relocate_after:
+            return Reason.IMPOSSIBLE_SPEED
+
+        # The runner really is over there: jump the anchor, add no distance.
+        self._anchor = fix
+        return None
+
+    def _allowance(self, a: Fix, b: Fix) -> float:
+        """How far apart two fixes of a standing runner can honestly be."""
+        jitter = (a.accuracy or 0.0) + (b.accuracy or 0.0)
+        floor = self._limits.min_move_m
+        return jitter if jitter > floor else floor
+
+    # --- counting ------------------------------------------------------------
+
+    def _count(self, fix: Fix) -> None:
+        """Advance the race to a fix that counts."""
+        self._candidate = None
+        self._candidate_count = 0
+        if self._last is None:
+            self._begin(fix)
+        self._last = fix
+
+        anchor = self._anchor
+        assert anchor is not None
+        if anchor is not fix:
+            hop = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
+            if hop > self._allowance(anchor, fix):
+                self._advance(anchor, fix, hop)
+        self._forget(fix.time)
+
+    def _begin(self, fix: Fix) -> None:
+        """The first counted fix: the runner's clock starts (or the race's did)."""
+        starts_at = self._rules.starts_at
+        self._start_time = starts_at if starts_at is not None else fix.time
+        self._anchor = fix
+        self._remember(fix.time)
+        self._events.append(
+            EngineEvent("started", fix.time, None, self._elapsed_s(fix.time), 0.0)
+        )
+
+    def _advance(self, anchor: Fix, fix: Fix, hop: float) -> None:
+        """Add the hop from the anchor to ``fix``: splits, maybe the finish."""
+        before = self._distance
+        after = before + hop
+        target = self._rules.target_distance_m
+        if target is not None and after >= target:
+            after = target
+        while self._next_km * _KM <= after:
+            self._split(anchor, fix, hop, before)
+        self._distance = after
+        self._anchor = fix
+        self._remember(fix.time)
+        if target is not None and after >= target:
+            self._finish(anchor, fix, hop, before, target)
+
+    def _split(self, anchor: Fix, fix: Fix, hop: float, before: float) -> None:
+        """Record the next whole kilometre, passed between anchor and fix."""
+        km = self._next_km
+        time = _interpolate(anchor, fix, (km * _KM - before) / hop)
+        elapsed = self._elapsed_s(time)
+        previous = self._splits[-1].elapsed_s if self._splits else 0.0
+        self._splits.append(SplitRecord(km, time, elapsed, elapsed - previous))
+        self._events.append(EngineEvent("split", time, km, elapsed, km * _KM))
+        self._next_km = km + 1
+
+    def _finish(
+        self, anchor: Fix, fix: Fix, hop: float, before: float, target: float
+    ) -> None:
+        """The runner reached the target: finish time between anchor and fix."""
+        time = _interpolate(anchor, fix, (target - before) / hop)
+        self._finish_time = time
+        self._events.append(
+            EngineEvent("finished", time, None, self._elapsed_s(time), target)
+        )
+
+    # --- pace ----------------------------------------------------------------
+
+    def _remember(self, time: int) -> None:
+        """Note when the distance reached its new value, for the pace window."""
+        self._window.append((time, self._distance))
+
+    def _forget(self, now: int) -> None:
+        """Drop samples older than the window, keeping one at or before it."""
+        window = self._window
+        horizon = now - self._limits.pace_window_s * 1000.0
+        while len(window) > 1 and window[1][0] <= horizon:
+            window.popleft()
+
+    def _window_pace(self) -> float | None:
+        """Seconds per km over the rolling window; None while standing.
+
+        The window holds (time, distance) at each advance of the anchor. Pace
+        between the oldest and the newest advance is exact at a steady speed;
+        a runner who stops keeps that pace only until the time since the last
+        advance shows they must have slowed: at their last fix they are less
+        than one jitter allowance past the anchor, which bounds their speed.
+        """
+        window = self._window
+        last = self._last
+        anchor = self._anchor
+        if len(window) < 2 or last is None or anchor is None:
+            return None
+        t0, d0 = window[0]
+        t1, d1 = window[-1]
+        moving = _pace(t1 - t0, d1 - d0)
+        reach = d1 - d0 + self._allowance(anchor, last)
+        bound = _pace(last.time - t0, reach)
+        if moving is None or bound is None:
+            return None
+        return moving if moving > bound else bound
+
+    def _average_pace(self, elapsed_s: float | None) -> float | None:
+        """Seconds per km since the start; None before any distance."""
+        if elapsed_s is None:
+            return None
+        return _pace(elapsed_s * 1000.0, self._distance)
+
+    def _elapsed_s(self, time: int) -> float:
+        start = self._start_time
+        return 0.0 if start is None else (time - start) * 0.001
+
+
+def _pace(duration_ms: float, distance: float) -> float | None:
+    """Seconds per km, or None when it has no meaning (no distance or no time)."""
+    if distance <= 0.0 or duration_ms <= 0.0:
+        return None
+    return duration_ms / distance
+
+
+def _interpolate(a: Fix, b: Fix, fraction: float) -> int:
+    """The time a fraction of the way from ``a`` to ``b``, in whole ms."""
+    return a.time + round((b.time - a.time) * fraction)

@@ -31,6 +31,7 @@ Impossible speed
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -95,6 +96,11 @@ class RaceRules:
 
     target_distance_m: float | None = None
     starts_at: int | None = None
+
+    def __post_init__(self) -> None:
+        target = self.target_distance_m
+        if target is not None and not (0.0 < target < math.inf):
+            raise ValueError(f"target_distance_m must be positive, got {target!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The floor: a bare receive loop on Pace's own stack (see :mod:`.app`)."""

@@ -1,0 +1,1 @@
+"""The straightforward FastAPI peer (see :mod:`bench.peers.fastapi_peer.app`)."""

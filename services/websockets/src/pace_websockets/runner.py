@@ -1,0 +1,365 @@
+"""The ``/ws/runner`` session: hello, points, acks after commit, stats.
+
+One batch is handled at a time per connection: judge it, hand the rows to the
+group committer, wait for the commit, ack, then read the next frame. Other
+connections' batches join the same commits meanwhile, which is where the
+throughput comes from. Nothing is acked before ``write_batch`` returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+
+import msgspec
+from aiohttp import WSMsgType, web
+from pace_core.engine import EngineEvent, Fix, RaceRules, Tracker
+from pace_core.messages import (
+    Ack,
+    Error,
+    Event,
+    Hello,
+    Points,
+    Reconnect,
+    Rejected,
+    Standing,
+    Stats,
+    Status,
+    Welcome,
+    encode,
+)
+
+from pace_websockets.hub import RaceView
+from pace_websockets.ingest import BadFrame, Judged, decode, judge
+from pace_websockets.live import DeltaEntry, event_of, split_of, standing_of
+from pace_websockets.protocol import Close, Code
+from pace_websockets.service import RunnerState, Service
+from pace_websockets.storage import ParticipantRecord, StorageError
+from pace_websockets.times import now_ms
+
+__all__ = ["RunnerSession", "token_hash"]
+
+log = logging.getLogger("pace.ingest")
+
+
+def token_hash(token: str) -> str:
+    """Tokens are stored and looked up only as their SHA-256 hex digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class _Closed(Exception):
+    """The session is over; the socket is already closed."""
+
+
+class RunnerSession:
+    """One runner connection; see the module docstring."""
+
+    role = "runner"
+
+    def __init__(self, service: Service, ws: web.WebSocketResponse) -> None:
+        self.service, self.ws = service, ws
+        self.settings = service.settings
+        self.state: RunnerState | None = None
+        self.view: RaceView | None = None
+        self.replaced = False
+        self._last_stats = 0.0
+        self._out = service.metrics.ws_out["runner"]
+        self._in = service.metrics.ws_in["runner"]
+
+    @property
+    def ids(self) -> dict[str, str]:
+        if self.state is None:
+            return {}
+        p = self.state.participant
+        return {"race_id": p.race_id, "participant_id": p.id}
+
+    async def run(self) -> None:
+        """Serve the connection until it closes, whatever the reason."""
+        gauge = self.service.metrics.connected_clients.labels("runner")
+        gauge.inc()
+        try:
+            await self._hello()
+            while True:
+                await self._handle(await self._receive())
+        except _Closed:
+            pass
+        except (ConnectionError, asyncio.CancelledError):
+            await self.ws.close(code=Close.GOING_AWAY)
+        finally:
+            gauge.dec()
+            await self._leave()
+
+    # --- frames --------------------------------------------------------------
+
+    async def send(self, message: Ack | Welcome | Stats | Error | Reconnect) -> None:
+        data = encode(message)
+        self._out[0].inc()
+        self._out[1].inc(len(data))
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_frame(data, WSMsgType.TEXT)
+
+    async def fail(self, code: str, message: str, close: int) -> _Closed:
+        """Send an error frame, close with ``close``; raise what this returns."""
+        log.info("closing runner: %s", code, extra={**self.ids, "code": code})
+        await self.send(Error(code, message))
+        await self.ws.close(code=close, message=code.encode())
+        return _Closed()
+
+    async def _receive(self, wait_s: float | None = None) -> str:
+        try:
+            msg = await self.ws.receive(timeout=wait_s)
+        except TimeoutError:
+            raise await self.fail(
+                Code.HELLO_REQUIRED, "no hello in time", Close.POLICY
+            ) from None
+        if msg.type is WSMsgType.TEXT:
+            data: str = msg.data
+            self._in[0].inc()
+            self._in[1].inc(len(data))
+            if len(data) > self.settings.max_frame_bytes:
+                raise await self.fail(
+                    Code.FRAME_TOO_LARGE,
+                    f"frame of {len(data)} bytes over {self.settings.max_frame_bytes}",
+                    Close.TOO_BIG,
+                )
+            if self.service.shutting_down:
+                raise await self.fail(
+                    Code.SHUTTING_DOWN, "server is restarting", Close.GOING_AWAY
+                )
+            return data
+        if msg.type is WSMsgType.BINARY:
+            raise await self.fail(
+                Code.BINARY_NOT_SUPPORTED,
+                "send JSON text frames",
+                Close.UNSUPPORTED_DATA,
+            )
+        raise _Closed()
+
+    # --- hello ---------------------------------------------------------------
+
+    async def _hello(self) -> None:
+        data = await self._receive(self.settings.hello_timeout_s)
+        try:
+            message, _ = decode(data)
+        except BadFrame as exc:
+            raise await self.fail(exc.code, str(exc), Close.POLICY) from None
+        if not isinstance(message, Hello):
+            raise await self.fail(
+                Code.HELLO_REQUIRED, "the first message must be hello", Close.POLICY
+            )
+        try:
+            participant = await self.service.db.participant_by_token_hash(
+                token_hash(message.token)
+            )
+            if participant is None or participant.revoked:
+                raise await self.fail(Code.BAD_TOKEN, "unknown token", Close.POLICY)
+            await self._join(participant)
+        except StorageError as exc:
+            raise await self.fail(
+                Code.STORAGE_UNAVAILABLE, str(exc), Close.TRY_AGAIN
+            ) from None
+
+    async def _join(self, participant: ParticipantRecord) -> None:
+        race = await self.service.db.get_race(participant.race_id)
+        if race is None:
+            raise await self.fail(Code.BAD_TOKEN, "race is gone", Close.POLICY)
+        self.view = await self.service.fanout.acquire(race)
+        old = self.service.sessions.get(participant.id)
+        self.service.sessions[participant.id] = self
+        if old is not None:
+            await old.replace()
+        self.state = await self._state(participant)
+        log.info("runner joined", extra=self.ids)
+        await self.send(
+            Welcome(participant.id, participant.race_id, self.state.committed_seq)
+        )
+        if self.state.disconnected:
+            self.state.disconnected = False
+            self.service.metrics.disconnected_clients.dec()
+            self._publish(self.state, [], time.time())
+
+    async def _state(self, participant: ParticipantRecord) -> RunnerState:
+        """The tracker in memory if storage agrees with it, else one rebuilt."""
+        state = self.service.runners.get(participant.id)
+        if state is not None and state.pending is not None:
+            await asyncio.wait([state.pending])
+            state = self.service.runners.get(participant.id)
+        stored = await self.service.db.last_seq(participant.id)
+        if state is not None and state.committed_seq == stored:
+            return state
+        state = await self._rebuild(participant, stored)
+        self.service.runners[participant.id] = state
+        return state
+
+    async def _rebuild(
+        self, participant: ParticipantRecord, stored: int
+    ) -> RunnerState:
+        assert self.view is not None
+        race = self.view.race
+        rules = RaceRules(race.distance_m, race.starts_at)
+        rows = await self.service.db.load_points(participant.id)
+        fixes = (
+            Fix(r.seq, r.time, r.lat, r.lon, r.alt, r.accuracy, r.speed, r.heading)
+            for r in rows
+        )
+        tracker = Tracker.rebuild(rules, fixes, self.service.limits)
+        splits = [split_of(s) for s in tracker.view().splits]
+        return RunnerState(participant, tracker, stored, stored, splits)
+
+    async def replace(self) -> None:
+        """Another connection of the same participant took over: leave quietly."""
+        self.replaced = True
+        await self.fail(Code.REPLACED, "a newer connection took over", Close.POLICY)
+
+    async def revoke(self) -> None:
+        """The organiser revoked this participant's token."""
+        self.replaced = True
+        await self.fail(Code.BAD_TOKEN, "the token was revoked", Close.POLICY)
+
+    # --- points --------------------------------------------------------------
+
+    async def _handle(self, data: str) -> None:
+        arrived, started = time.time(), time.perf_counter()
+        try:
+            message, undecodable = decode(data)
+        except BadFrame as exc:
+            await self.send(Error(exc.code, str(exc)))
+            return
+        if isinstance(message, Hello):
+            await self.send(Error(Code.ALREADY_HELLO, "hello was already sent"))
+            return
+        await self._points(message, undecodable, arrived)
+        self.service.metrics.ack_latency.observe(time.perf_counter() - started)
+
+    async def _points(self, batch: Points, bad: list[Rejected], arrived: float) -> None:
+        state, view = self.state, self.view
+        assert state is not None and view is not None
+        count = len(batch.points) + len(bad)
+        if count > self.settings.max_batch_points:
+            raise await self.fail(
+                Code.BATCH_TOO_LARGE,
+                f"{count} points, limit {self.settings.max_batch_points}",
+                Close.TOO_BIG,
+            )
+        ended = view.race.status == "ended"
+        judged, state.seen = judge(
+            batch.points,
+            state.seen,
+            state.tracker,
+            state.participant.id,
+            now_ms(),
+            self.service.limits,
+            ended,
+        )
+        judged.rejected.extend(bad)
+        judged.refused.extend(r.reason for r in bad)
+        self._count(count, judged)
+        events = state.tracker.drain_events()
+        await self._commit(state, judged)
+        await self.send(Ack(state.seen, judged.rejected))
+        if judged.rows:
+            self._publish(state, events, arrived)
+            await self._stats(state, view)
+        if ended:
+            raise await self.fail(Code.RACE_ENDED, "the race has ended", Close.NORMAL)
+
+    def _count(self, received: int, judged: Judged) -> None:
+        m = self.service.metrics
+        m.points_received.inc(received)
+        if judged.accepted:
+            m.points_accepted.inc(judged.accepted)
+        for reason in judged.refused:
+            m.points_rejected.labels(reason).inc()
+        for reason in judged.stored_reasons:
+            m.points_rejected.labels(reason).inc()
+
+    async def _commit(self, state: RunnerState, judged: Judged) -> None:
+        """Wait until this batch, and every earlier one of the runner, is committed."""
+        if judged.rows:
+            snapshot = encode(self._standing(state))
+            state.pending = self.service.commits.submit(
+                judged.rows, [(state.participant.id, snapshot)]
+            )
+        if state.pending is None:
+            return
+        try:
+            await asyncio.shield(state.pending)
+        except StorageError as exc:
+            if self.service.runners.get(state.participant.id) is state:
+                del self.service.runners[state.participant.id]
+            raise await self.fail(
+                Code.STORAGE_UNAVAILABLE, f"not stored, resend: {exc}", Close.TRY_AGAIN
+            ) from None
+        if judged.rows:
+            state.committed_seq = max(state.committed_seq, judged.rows[-1].seq)
+
+    def _standing(self, state: RunnerState, status: Status | None = None) -> Standing:
+        view = state.tracker.view()
+        if len(view.splits) > len(state.splits):
+            state.splits.extend(split_of(s) for s in view.splits[len(state.splits) :])
+        p = state.participant
+        return standing_of(p.id, p.name, view, state.splits, status)
+
+    def _publish(
+        self,
+        state: RunnerState,
+        events: list[EngineEvent],
+        arrived: float,
+        status: Status | None = None,
+    ) -> None:
+        standing = self._standing(state, status)
+        p = state.participant
+        finish = state.tracker.view().finish_time
+        wire = [event_of(p.id, p.name, e) for e in events]
+        if status == "disconnected":
+            wire.append(Event("disconnected", p.id, now_ms(), p.name))
+        self.service.fanout.publish(
+            p.race_id, DeltaEntry(standing, finish, arrived), wire
+        )
+
+    async def _stats(self, state: RunnerState, view: RaceView) -> None:
+        now = time.monotonic()
+        if now - self._last_stats < self.settings.stats_interval_s:
+            return
+        self._last_stats = now
+        standing = self._standing(state)
+        rank = view.ranks.get(state.participant.id, 0)
+        standing = msgspec.structs.replace(standing, rank=rank)
+        await self.send(Stats(standing, len(view.entries)))
+
+    # --- leaving -------------------------------------------------------------
+
+    async def _leave(self) -> None:
+        state, view = self.state, self.view
+        if (
+            state is not None
+            and self.service.sessions.get(state.participant.id) is self
+        ):
+            del self.service.sessions[state.participant.id]
+            self._mark_disconnected(state)
+        if view is not None:
+            await self.service.fanout.release(view)
+        log.info("runner left", extra=self.ids)
+
+    def _mark_disconnected(self, state: RunnerState) -> None:
+        """A runner who drops mid-race shows as disconnected until they return."""
+        view = state.tracker.view()
+        if self.replaced or self.service.shutting_down or state.disconnected:
+            return
+        if not view.started or view.finished:
+            return
+        if self.service.runners.get(state.participant.id) is not state:
+            return  # dropped after a failed commit: storage has the truth
+        state.disconnected = True
+        self.service.metrics.disconnected_clients.inc()
+        self._publish(state, [], time.time(), "disconnected")
+        snapshot = encode(self._standing(state, "disconnected"))
+        self.service.commits.submit([], [(state.participant.id, snapshot)])
+
+    async def go_away(self) -> None:
+        """Shutdown: tell the client to come back shortly, then close (1001)."""
+        await self.send(Reconnect(Code.SHUTTING_DOWN, self.settings.reconnect_after_ms))
+        await self.ws.close(code=Close.GOING_AWAY, message=b"shutting_down")

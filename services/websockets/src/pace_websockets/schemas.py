@@ -1,0 +1,84 @@
+"""Bodies of the HTTP API as msgspec structs: validated on the way in, and the
+source of the schemas in ``/openapi.json``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from pace_core.messages import RaceInfo, Standing
+
+__all__ = [
+    "CreateParticipant",
+    "CreateRace",
+    "Health",
+    "ParticipantCreated",
+    "ParticipantInfo",
+    "Problem",
+    "RaceCreated",
+    "RaceDetail",
+]
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Distance = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+
+
+class CreateRace(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/races``."""
+
+    name: Name
+    distance_m: Distance | None = None
+    """Target distance; None for an open race with no finish."""
+    starts_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    """Common start (RFC 3339); None starts each runner at their first fix."""
+
+
+class RaceCreated(RaceInfo):
+    """The race, and the organiser's secret (shown once, stored only hashed)."""
+
+    organizer_token: str
+
+
+class RaceDetail(RaceInfo):
+    """A race with its live standings, leader first."""
+
+    standings: list[Standing]
+
+
+class CreateParticipant(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/races/{race_id}/participants``."""
+
+    name: Name
+
+
+class ParticipantCreated(msgspec.Struct):
+    """A participant and their secret; ``join_url`` carries it in the fragment."""
+
+    id: str
+    race_id: str
+    name: str
+    token: str
+    join_url: str
+
+
+class ParticipantInfo(msgspec.Struct):
+    id: str
+    race_id: str
+    name: str
+    revoked: bool
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details; ``type`` is stable, ``detail`` is for people."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str | None = None

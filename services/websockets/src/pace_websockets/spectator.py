@@ -1,0 +1,107 @@
+"""The ``/ws/races/{race_id}`` session: a snapshot, then the race's frames.
+
+The hub offers each tick's frames to every spectator without waiting; each
+spectator's own task writes them out. A spectator whose socket cannot keep
+up gets no more than ``spectator_queue_frames`` queued: past that its queue
+is dropped and it is sent one fresh snapshot instead, so it skips the ticks
+it missed, lands on the latest state and never slows anyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from aiohttp import WSMsgType, web
+from pace_core.messages import Reconnect, encode
+
+from pace_websockets.hub import RaceView
+from pace_websockets.protocol import Close, Code
+from pace_websockets.service import Service
+
+__all__ = ["SpectatorSession"]
+
+log = logging.getLogger("pace.fanout")
+
+
+class SpectatorSession:
+    """One spectator connection; see the module docstring."""
+
+    role = "spectator"
+
+    def __init__(self, service: Service, ws: web.WebSocketResponse, view: RaceView):
+        self.service, self.ws, self.view = service, ws, view
+        self.limit = service.settings.spectator_queue_frames
+        self._queue: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._resync = False
+        self._out = service.metrics.ws_out["spectator"]
+
+    def offer(self, frame: bytes) -> None:
+        """Queue a frame without waiting; past the limit, resync with a snapshot."""
+        if len(self._queue) >= self.limit:
+            self._queue.clear()
+            if not self._resync:
+                log.warning("slow spectator resynchronised", extra=self._ids)
+            self._resync = True
+        else:
+            self._queue.append(frame)
+        self._wake.set()
+
+    @property
+    def _ids(self) -> dict[str, str]:
+        return {"race_id": self.view.race.id}
+
+    async def run(self) -> None:
+        """Send the snapshot, then serve frames until the spectator leaves."""
+        gauge = self.service.metrics.connected_clients.labels("spectator")
+        gauge.inc()
+        self.service.spectators.add(self)
+        self.view.spectators.add(self)
+        writer = asyncio.get_running_loop().create_task(self._write())
+        try:
+            await self._read()
+        finally:
+            self.view.spectators.discard(self)
+            self.service.spectators.discard(self)
+            gauge.dec()
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    async def _read(self) -> None:
+        """Spectators send nothing; reading only notices when they leave."""
+        async for msg in self.ws:
+            if msg.type is WSMsgType.BINARY or msg.type is WSMsgType.TEXT:
+                self.service.metrics.ws_in["spectator"][0].inc()
+
+    async def _write(self) -> None:
+        try:
+            await self._send(self.view.snapshot_frame())
+            while not self.ws.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._resync or self._queue:
+                    if self._resync:
+                        self._resync = False
+                        self._queue.clear()
+                        await self._send(self.view.snapshot_frame())
+                    else:
+                        await self._send(self._queue.popleft())
+        except (ConnectionError, RuntimeError):
+            await self.ws.close(code=Close.GOING_AWAY)
+
+    async def _send(self, frame: bytes) -> None:
+        self._out[0].inc()
+        self._out[1].inc(len(frame))
+        await self.ws.send_frame(frame, WSMsgType.TEXT)
+
+    async def go_away(self) -> None:
+        """Shutdown: tell the spectator to reconnect shortly, then close (1001)."""
+        frame = encode(
+            Reconnect(Code.SHUTTING_DOWN, self.service.settings.reconnect_after_ms)
+        )
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_frame(frame, WSMsgType.TEXT)
+        await self.ws.close(code=Close.GOING_AWAY, message=b"shutting_down")

@@ -34,7 +34,7 @@ import aiohttp
 import uvloop
 
 from bench.clients import Counters, Runner, Spectator, format_time
-from bench.procstat import cpu_seconds
+from bench.procstat import cpu_seconds, wait_seconds
 
 __all__ = ["Worker", "main"]
 
@@ -132,6 +132,7 @@ class Worker:
         report = asdict(self.counters)
         report.update(
             cpu_s=cpu_seconds(),
+            wait_s=wait_seconds(),
             unacked=sum(len(r.unacked) for r in self.runners),
             runners=sum(r.ws is not None for r in self.runners),
             spectators=len(self.spectators),

@@ -12,7 +12,14 @@ import os
 import re
 from dataclasses import dataclass
 
-__all__ = ["Histogram", "cpu_seconds", "histogram_delta", "parse_histograms", "rss_kib"]
+__all__ = [
+    "Histogram",
+    "cpu_seconds",
+    "histogram_delta",
+    "parse_histograms",
+    "rss_kib",
+    "wait_seconds",
+]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _SAMPLE = re.compile(
@@ -25,6 +32,16 @@ def cpu_seconds(pid: int | str = "self") -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def wait_seconds(pid: int | str = "self") -> float:
+    """Seconds the process's main thread spent runnable but waiting for a CPU.
+
+    On a shared machine this is the honest measure of interference: time the
+    server or the generator wanted to run while someone else's work ran.
+    """
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[1]) / 1e9
 
 
 def rss_kib(pid: int | str = "self") -> int:

@@ -22,7 +22,13 @@ from typing import Any
 
 import aiohttp
 
-from bench.procstat import cpu_seconds, histogram_delta, parse_histograms, rss_kib
+from bench.procstat import (
+    cpu_seconds,
+    histogram_delta,
+    parse_histograms,
+    rss_kib,
+    wait_seconds,
+)
 from bench.servers import ROOT, BenchError, Server, running
 
 __all__ = ["Load", "run_session"]
@@ -161,12 +167,16 @@ def summarise(
     marks: list[dict[str, Any]],
     before: dict[str, Any],
     after: dict[str, Any],
-    server_cpu_s: float,
+    server_use: tuple[float, float],
     duration: float,
     runners: int,
     unacked_before: int,
 ) -> dict[str, Any]:
-    """One window's figures from the workers' marks and the server's counters."""
+    """One window's figures from the workers' marks and the server's counters.
+
+    ``server_use`` is the server's (CPU seconds, seconds waiting for a CPU).
+    """
+    server_cpu_s, server_wait_s = server_use
     total = {
         k: sum(m[k] for m in marks)
         for k in (
@@ -200,7 +210,9 @@ def summarise(
         "spectator_bytes_per_s": total["frame_bytes"] / duration,
         "server_cpu_util": server_cpu_s / duration,
         "server_us_per_point": server_cpu_s * 1e6 / max(total["acked"], 1),
+        "server_cpu_wait_frac": server_wait_s / duration,
         "generator_cpu_util_max": max(m["gen_cpu_s"] for m in marks) / duration,
+        "generator_cpu_wait_frac_max": max(m["gen_wait_s"] for m in marks) / duration,
         "generator_max_lag_ms": max(m["max_lag_ms"] for m in marks),
         "unacked_start": unacked_before,
         "unacked_end": total["unacked"],
@@ -222,23 +234,29 @@ async def _measure(gen: Generator, server: Server, load: Load) -> list[dict[str,
     last = await gen.all(cmd="mark")
     windows = []
     for _ in range(load.windows):
-        cpu0, metrics0, t0 = (
+        metrics0 = await _scrape(server)
+        cpu0, wait0, t0 = (
             cpu_seconds(server.pid),
-            await _scrape(server),
+            wait_seconds(server.pid),
             time.monotonic(),
         )
         await asyncio.sleep(load.window_s)
         marks = await gen.all(cmd="mark")
-        cpu1, t1 = cpu_seconds(server.pid), time.monotonic()
+        cpu1, wait1, t1 = (
+            cpu_seconds(server.pid),
+            wait_seconds(server.pid),
+            time.monotonic(),
+        )
         metrics1 = await _scrape(server)
         for mark, prev in zip(marks, last, strict=True):
             mark["gen_cpu_s"] = mark["cpu_s"] - prev["cpu_s"]
+            mark["gen_wait_s"] = mark["wait_s"] - prev["wait_s"]
         windows.append(
             summarise(
                 marks,
                 metrics0,
                 metrics1,
-                cpu1 - cpu0,
+                (cpu1 - cpu0, wait1 - wait0),
                 t1 - t0,
                 load.runners,
                 sum(m["unacked"] for m in last),

@@ -24,7 +24,7 @@ app = FastAPI(title="pace-bench-fastapi-peer")
 db_path = os.environ.get("PACE_DATABASE_URL", "sqlite:///./peer.db")
 db = sqlite3.connect(db_path.removeprefix("sqlite:///"), check_same_thread=False)
 db.execute("PRAGMA journal_mode=WAL")
-db.execute("PRAGMA synchronous=NORMAL")
+db.execute("PRAGMA synchronous=FULL")
 db.execute(
     "CREATE TABLE IF NOT EXISTS points (participant_id TEXT, seq INTEGER, "
     "time INTEGER, lat REAL, lon REAL, PRIMARY KEY (participant_id, seq))"

@@ -1,5 +1,5 @@
 // The straightforward Node.js peer for `make bench`: ws + better-sqlite3.
-// Every point is inserted and committed on its own (WAL, synchronous=NORMAL, the
+// Every point is inserted and committed on its own (WAL, synchronous=FULL, the
 // same durability as Pace's default) before its ack, and broadcast as its own
 // JSON frame to every spectator of the race. Env: PACE_PORT, PACE_HOST,
 // PACE_DATABASE_URL=sqlite:///path.
@@ -12,7 +12,7 @@ const Database = require("better-sqlite3");
 const dbPath = (process.env.PACE_DATABASE_URL || "sqlite:///./peer.db").replace("sqlite:///", "");
 const db = new Database(dbPath);
 db.pragma("journal_mode = WAL");
-db.pragma("synchronous = NORMAL");
+db.pragma("synchronous = FULL");
 db.exec(
   "CREATE TABLE IF NOT EXISTS points (participant_id TEXT, seq INTEGER, time INTEGER, " +
     "lat REAL, lon REAL, PRIMARY KEY (participant_id, seq))"

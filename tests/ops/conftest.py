@@ -280,6 +280,27 @@ class BuilderReplay:
         self.syncs.append((words, list(self.copied)))
 
 
+_PROMQL_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+
+
+def promql_metrics(expr: str) -> set[str]:
+    """Metric names a PromQL expression reads (functions, labels, keywords dropped)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
+    grouping = r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"
+    text = re.sub(grouping, " ", text)
+    text = re.sub(r"\$\w+", " ", text)
+    names = set()
+    for match in re.finditer(r"(?<![\w:.])[a-zA-Z_:][\w:]*", text):
+        name = match.group(0)
+        end = match.end()
+        if text[end:].lstrip().startswith("("):
+            continue
+        if name.lower() not in _PROMQL_KEYWORDS:
+            names.add(name)
+    return names
+
+
 class Helpers:
     """The functions above, for test modules (importlib mode cannot import conftest)."""
 
@@ -291,6 +312,7 @@ class Helpers:
     require_binary = staticmethod(require_binary)
     parse_dockerfile = staticmethod(parse_dockerfile)
     BuilderReplay = BuilderReplay
+    promql_metrics = staticmethod(promql_metrics)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ on stdin; each command gets one JSON line back on stdout:
 - ``start``: every runner sends one point a second, phases spread evenly;
 - ``mark``: the counters since the previous mark, the worker's own CPU
   seconds and how many points await their ack; the counters restart;
+- ``drain {timeout_s}``: stop sending, wait for the acks still owed;
 - ``stop``: close every socket and exit.
 
 Several workers exist only because one process may hold at most 20,000 file
@@ -144,6 +145,16 @@ class Worker:
         self.max_lag_ms = 0.0
         return report
 
+    async def drain(self, timeout_s: float) -> Any:
+        """Stop sending and wait for the acks still owed; report what never came."""
+        if self.sender is not None:
+            self.sender.cancel()
+        for _ in range(int(timeout_s * 10)):
+            if not any(r.unacked for r in self.runners):
+                break
+            await asyncio.sleep(0.1)
+        return {"unacked": sum(len(r.unacked) for r in self.runners)}
+
     async def stop(self) -> Any:
         if self.sender is not None:
             self.sender.cancel()
@@ -164,6 +175,8 @@ class Worker:
             return {"started": len(self.runners)}
         if name == "mark":
             return self.mark()
+        if name == "drain":
+            return await self.drain(**command)
         if name == "stop":
             return await self.stop()
         raise ValueError(f"unknown command {name!r}")

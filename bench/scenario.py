@@ -368,6 +368,8 @@ async def _drive(
         if load.profile_s and audience == load.spectators[0]:
             session["profile"] = await _profile(server, load, workdir)
     session["rss_end_kib"] = rss_kib(server.pid)
+    drained = await gen.all(cmd="drain", timeout_s=10.0)
+    session["unacked_after_drain"] = sum(d["unacked"] for d in drained)
     await gen.all(cmd="stop")
     return session
 

@@ -108,7 +108,7 @@ def serve(
 
     from pace_websockets.__main__ import main as serve_main
 
-    serve_main()
+    serve_main([])
 
 
 @race_app.command("create")

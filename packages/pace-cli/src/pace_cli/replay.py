@@ -112,15 +112,15 @@ def runner_names(stems: Sequence[str], *, full: bool = False) -> list[str]:
     dropping the words every stem shares leaves ``Alex``, ``Richard``, ``Yury``.
     ``full`` keeps the whole stem.
     """
+    if full:
+        return _distinct(stems)
     words = [re.split(r"[_\-\s]+", stem) for stem in stems]
-    shared = 0 if full or len(stems) < 2 else _shared_prefix(words)
+    shared = 0 if len(stems) < 2 else _shared_prefix(words)
     names = [
         " ".join(w[shared:]).strip() or stem
         for w, stem in zip(words, stems, strict=True)
     ]
-    if not full:
-        names = [n[:1].upper() + n[1:] for n in names]
-    return _distinct(names)
+    return _distinct([n[:1].upper() + n[1:] for n in names])
 
 
 def _shared_prefix(words: Sequence[list[str]]) -> int:

@@ -1,0 +1,215 @@
+"""The ``pace`` command, called in-process through ``main(argv)``, on a real service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pace_cli.main import main
+
+from .conftest import Service
+
+REPO = Path(__file__).resolve().parents[3]
+GPX = REPO.parent / "shared" / "data" / "gpx"
+
+
+def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, object]:
+    assert main(argv) == 0
+    body: dict[str, object] = json.loads(capsys.readouterr().out)
+    return body
+
+
+def test_race_create_prints_id_token_and_page(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``race create`` shows the race id, the organiser token and the race page."""
+    status = main(
+        [
+            "race",
+            "create",
+            "Sunday 10k",
+            "--distance-m",
+            "10000",
+            "--server",
+            service.url,
+        ]
+    )
+
+    out = capsys.readouterr().out
+    assert status == 0
+    race_id = out.split("race id:")[1].split()[0]
+    assert f"{service.url}/races/{race_id}" in out
+    assert len(out.split("organizer token:")[1].split()[0]) >= 40
+
+
+def test_add_runner_and_show_standings(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A runner added with the organiser token appears in ``race show``."""
+    race = _json_out(
+        capsys, ["race", "create", "Club run", "--json", "--server", service.url]
+    )
+    race_id, token = str(race["id"]), str(race["organizer_token"])
+
+    status = main(
+        [
+            "race",
+            "add-runner",
+            race_id,
+            "Ada",
+            "--token",
+            token,
+            "--server",
+            service.url,
+        ]
+    )
+    added = capsys.readouterr().out
+    assert main(["race", "show", race_id, "--server", service.url]) == 0
+    shown = capsys.readouterr().out
+
+    assert status == 0
+    assert "/run#token=" in added
+    assert "Ada" in shown and "waiting" in shown
+
+
+def test_wrong_organizer_token_is_a_clear_error(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused token prints the problem's title, not a traceback, and exits 1."""
+    race = _json_out(
+        capsys, ["race", "create", "Private", "--json", "--server", service.url]
+    )
+
+    status = main(
+        [
+            "race",
+            "add-runner",
+            str(race["id"]),
+            "Eve",
+            "--token",
+            "nope",
+            "--server",
+            service.url,
+        ]
+    )
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith(("error: 401", "error: 403")), err
+    assert "Traceback" not in err
+
+
+def test_unknown_race_is_a_404(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``race show`` of a race that does not exist reports the 404 problem."""
+    status = main(["race", "show", "no-such-race", "--server", service.url])
+
+    assert status == 1
+    assert "error: 404" in capsys.readouterr().err
+
+
+def test_simulate_streams_a_real_recording_to_the_end(
+    service: Service, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A real run with a missing position replays fully; every point is answered."""
+    report = tmp_path / "report.json"
+    status = main(
+        [
+            "simulate",
+            str(GPX / "runalyze_etrex_run_first_point_no_latlon.gpx"),
+            "--fast",
+            "--server",
+            service.url,
+            "--report",
+            str(report),
+        ]
+    )
+
+    out = capsys.readouterr().out
+    runner = json.loads(report.read_text())["runners"][0]
+    assert status == 0
+    assert runner["complete"] is True
+    assert runner["acked"] + len(runner["rejected"]) == runner["points"] == 349
+    assert "349/349 acked" in out
+
+
+def test_simulate_joins_an_existing_race(
+    service: Service, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--race`` with its organiser token adds the runners to that race."""
+    race = _json_out(
+        capsys, ["race", "create", "Joined", "--json", "--server", service.url]
+    )
+    report = tmp_path / "report.json"
+
+    status = main(
+        [
+            "simulate",
+            str(GPX / "gpxpy_visnjan_car_drive_1hz.gpx"),
+            "--fast",
+            "--race",
+            str(race["id"]),
+            "--organizer-token",
+            str(race["organizer_token"]),
+            "--server",
+            service.url,
+            "--name",
+            "Driver",
+            "--report",
+            str(report),
+        ]
+    )
+
+    body = json.loads(report.read_text())
+    assert status == 0
+    assert body["race_id"] == race["id"]
+    assert [s["name"] for s in body["race"]["standings"]] == ["Driver"]
+
+
+def test_simulate_refuses_a_recording_without_times(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A route with no timestamps stops before anything is created (exit 2)."""
+    status = main(
+        [
+            "simulate",
+            str(GPX / "georust_strava_route_no_timestamps.gpx"),
+            "--server",
+            service.url,
+        ]
+    )
+
+    assert status == 2
+    assert "recording has no timestamps" in capsys.readouterr().err
+
+
+def test_simulate_reports_a_server_that_is_down(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No server at the URL: one line saying it cannot be reached, exit 1."""
+    status = main(
+        [
+            "simulate",
+            str(
+                REPO
+                / "data"
+                / "recordings"
+                / "regatta_gin_sul_2024_participant_yury.gpx"
+            ),
+            "--server",
+            "http://127.0.0.1:9",
+        ]
+    )
+
+    assert status == 1
+    assert "cannot reach http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_speed_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--speed 0`` is a usage error naming the value."""
+    status = main(["simulate", "x.gpx", "--speed", "0"])
+
+    assert status == 2
+    assert "--speed must be > 0, got 0.0" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_recorded_intervals_are_kept_at_any_speed() -> None:
     rec = _recording(0, 4, 9, 15)
     (plan,) = plan_replays([rec], ["A"], NOW, 600.0)
 
-    gaps = [b.time_ms - a.time_ms for a, b in zip(plan.fixes, plan.fixes[1:])]
+    gaps = [b.time_ms - a.time_ms for a, b in itertools.pairwise(plan.fixes)]
     assert gaps == [4000, 5000, 6000]
 
 

@@ -163,7 +163,12 @@ def test_a_car_is_too_fast_for_a_foot_race_but_fine_for_bikes() -> None:
 
 
 def test_the_regatta_finishes_in_the_order_of_the_raw_tracks() -> None:
-    """Three boats, 20 km: finish order and times match gpxpy's cumulative sums."""
+    """Three boats, 20 km: finish order, and times within 15 s of gpxpy's sums.
+
+    The reference takes the first fix past 20 km (fixes are 4-5 s apart) where
+    the engine interpolates, and the engine's 0.15 % shorter track needs about
+    35 m more, some 10 s at these boats' speed: 15 s bounds both.
+    """
     entries, expected = [], {}
     for name in REGATTA:
         replay = Replay(name, RaceRules(target_distance_m=20_000.0))
@@ -171,7 +176,7 @@ def test_the_regatta_finishes_in_the_order_of_the_raw_tracks() -> None:
         assert view.finish_time is not None
         entries.append(Entry.from_view(name, view))
         expected[name] = crossing_ms(replay.checked, 20_000.0)
-        assert abs(view.finish_time - expected[name]) < 60_000
+        assert abs(view.finish_time - expected[name]) < 15_000
     assert [e.participant_id for e in rank(entries)] == sorted(
         expected, key=expected.get
     )

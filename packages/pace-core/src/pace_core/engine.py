@@ -157,10 +157,14 @@ class Tracker:
         "_finish_time",
         "_last",
         "_limits",
+        "_max_accuracy",
+        "_max_speed_per_ms",
+        "_min_move",
         "_next_km",
         "_rules",
         "_splits",
         "_start_time",
+        "_starts_at",
         "_window",
         "last_seq",
         "rejected",
@@ -168,7 +172,12 @@ class Tracker:
 
     def __init__(self, rules: RaceRules, limits: Limits | None = None) -> None:
         self._rules = rules
-        self._limits = limits if limits is not None else Limits()
+        self._limits = limits = limits if limits is not None else Limits()
+        # Copies of the numbers add() reads on every call, one lookup each.
+        self._starts_at = rules.starts_at
+        self._max_accuracy = limits.max_accuracy_m
+        self._max_speed_per_ms = limits.max_speed_mps * 0.001
+        self._min_move = limits.min_move_m
         self.last_seq = 0
         """The highest seq this tracker has been given, counted or not."""
         self.rejected: Counter[Reason] = Counter()
@@ -213,15 +222,33 @@ class Tracker:
         return self._limits
 
     def add(self, fix: Fix) -> Reason | None:
-        """Take one fix; None if it counts, else why not (also in ``rejected``)."""
+        """Take one fix; None if it counts, else why not (also in ``rejected``).
+
+        The checks run in a fixed order, so each fix gets one reason: after
+        the finish, before the start, stale or same time as the last counted
+        fix, poor accuracy, impossible speed.
+        """
         if fix.seq > self.last_seq:
             self.last_seq = fix.seq
-        reason = self._judge(fix)
-        if reason is None:
-            self._count(fix)
-        else:
-            self.rejected[reason] += 1
-        return reason
+        if self._finish_time is not None:
+            return self._refuse(Reason.AFTER_FINISH)
+        time = fix.time
+        starts_at = self._starts_at
+        if starts_at is not None and time < starts_at:
+            return self._refuse(Reason.BEFORE_START)
+
+        last = self._last
+        if last is not None and time <= last.time:
+            stale = time < last.time
+            return self._refuse(Reason.STALE if stale else Reason.DUPLICATE_TIME)
+        accuracy = fix.accuracy
+        if accuracy is not None and accuracy > self._max_accuracy:
+            return self._refuse(Reason.LOW_ACCURACY)
+
+        if last is None:
+            self._begin(fix)
+            return None
+        return self._follow(last, fix)
 
     def drain_events(self) -> list[EngineEvent]:
         """The events since the last call, oldest first."""
@@ -249,33 +276,39 @@ class Tracker:
 
     # --- judging -------------------------------------------------------------
 
-    def _judge(self, fix: Fix) -> Reason | None:
-        """The reason ``fix`` does not count, or None; updates relocation state."""
-        if self._finish_time is not None:
-            return Reason.AFTER_FINISH
-        starts_at = self._rules.starts_at
-        if starts_at is not None and fix.time < starts_at:
-            return Reason.BEFORE_START
+    def _refuse(self, reason: Reason) -> Reason:
+        self.rejected[reason] += 1
+        return reason
 
-        last = self._last
-        if last is not None:
-            if fix.time < last.time:
-                return Reason.STALE
-            if fix.time == last.time:
-                return Reason.DUPLICATE_TIME
-        accuracy = fix.accuracy
-        if accuracy is not None and accuracy > self._limits.max_accuracy_m:
-            return Reason.LOW_ACCURACY
-        if last is not None and self._too_fast(last, fix):
+    def _follow(self, last: Fix, fix: Fix) -> Reason | None:
+        """Judge a fix by its speed from the last counted one; count it if fair.
+
+        The hop from the last counted fix and its allowance are computed once
+        and reused as the hop from the anchor when the two are the same fix,
+        which they are on every fix of a steady run.
+        """
+        hop = distance_m(last.lat, last.lon, fix.lat, fix.lon)
+        allowance = self._allowance(last, fix)
+        if hop - allowance > self._max_speed_per_ms * (fix.time - last.time):
             return self._consider_relocation(fix)
+
+        self._candidate = None
+        self._last = fix
+        anchor = self._anchor
+        if anchor is not last:
+            assert anchor is not None
+            hop = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
+            allowance = self._allowance(anchor, fix)
+        if hop > allowance:
+            self._advance(anchor, fix, hop)
+        self._forget(fix.time)
         return None
 
     def _too_fast(self, origin: Fix, fix: Fix) -> bool:
         """Reaching ``fix`` from ``origin`` beats the speed limit beyond jitter."""
         hop = distance_m(origin.lat, origin.lon, fix.lat, fix.lon)
         slack = self._allowance(origin, fix)
-        seconds = (fix.time - origin.time) * 0.001
-        return hop - slack > self._limits.max_speed_mps * seconds
+        return hop - slack > self._max_speed_per_ms * (fix.time - origin.time)
 
     def _consider_relocation(self, fix: Fix) -> Reason | None:
         """Refuse a too-fast fix, unless enough refused fixes now agree."""
@@ -288,41 +321,27 @@ class Tracker:
         self._candidate = fix
         self._candidate_count = self._candidate_count + 1 if agrees else 1
         if self._candidate_count < self._limits.relocate_after:
-            return Reason.IMPOSSIBLE_SPEED
+            return self._refuse(Reason.IMPOSSIBLE_SPEED)
 
-        # The runner really is over there: jump the anchor, add no distance.
-        self._anchor = fix
+        # The runner really is over there: move the anchor, add no distance.
+        self._candidate = None
+        self._last = self._anchor = fix
+        self._forget(fix.time)
         return None
 
     def _allowance(self, a: Fix, b: Fix) -> float:
         """How far apart two fixes of a standing runner can honestly be."""
         jitter = (a.accuracy or 0.0) + (b.accuracy or 0.0)
-        floor = self._limits.min_move_m
+        floor = self._min_move
         return jitter if jitter > floor else floor
 
     # --- counting ------------------------------------------------------------
 
-    def _count(self, fix: Fix) -> None:
-        """Advance the race to a fix that counts."""
-        self._candidate = None
-        self._candidate_count = 0
-        if self._last is None:
-            self._begin(fix)
-        self._last = fix
-
-        anchor = self._anchor
-        assert anchor is not None
-        if anchor is not fix:
-            hop = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
-            if hop > self._allowance(anchor, fix):
-                self._advance(anchor, fix, hop)
-        self._forget(fix.time)
-
     def _begin(self, fix: Fix) -> None:
         """The first counted fix: the runner's clock starts (or the race's did)."""
-        starts_at = self._rules.starts_at
+        starts_at = self._starts_at
         self._start_time = starts_at if starts_at is not None else fix.time
-        self._anchor = fix
+        self._last = self._anchor = fix
         self._remember(fix.time)
         self._events.append(
             EngineEvent("started", fix.time, None, self._elapsed_s(fix.time), 0.0)

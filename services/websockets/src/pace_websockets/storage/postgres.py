@@ -128,6 +128,10 @@ _UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
+    # A connection the server terminated while it sat idle in the pool fails
+    # its next statement with this protocol-state error instead of a clean
+    # "connection closed": it is a lost connection all the same.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -153,6 +157,7 @@ class PostgresStorage(Storage):
         settings = {"application_name": "pace"}
         if self._schema is not None:
             settings["search_path"] = self._schema
+            settings["application_name"] = f"pace/{self._schema}"
         try:
             self._pool = await asyncpg.create_pool(
                 self._dsn,
@@ -230,7 +235,7 @@ class PostgresStorage(Storage):
                     raise error from exc
                 logger.warning("postgresql connection lost, retrying: %r", exc)
                 if self._pool is not None:
-                    self._pool.expire_connections()
+                    await self._pool.expire_connections()
         raise AssertionError("unreachable")
 
     async def ping(self) -> None:
@@ -246,7 +251,7 @@ class PostgresStorage(Storage):
         return None if row is None else _race(row)
 
     async def list_races(self) -> list[RaceRecord]:
-        sql = f"SELECT {_RACE_COLUMNS} FROM races ORDER BY created_at, id"
+        sql = f"SELECT {_RACE_COLUMNS} FROM races ORDER BY created_at DESC, id"
         rows = await self._run(lambda conn: conn.fetch(sql))
         return [_race(row) for row in rows]
 

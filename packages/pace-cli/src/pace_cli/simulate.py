@@ -60,6 +60,8 @@ class RunnerOutcome:
     file: str
     participant_id: str
     points: int
+    offset_ms: int = 0
+    """How far the replay moved the recording's timestamps."""
     acked: int = 0
     sent: int = 0
     reconnects: int = 0
@@ -157,6 +159,7 @@ async def _run_all(
                 file=str(replay.recording.path),
                 participant_id=str(joined["id"]),
                 points=len(replay.fixes),
+                offset_ms=replay.fixes[0].time_ms - replay.recording.fixes[0].time_ms,
             )
         )
 
@@ -284,6 +287,7 @@ def _write_report(
             "file": o.file,
             "participant_id": o.participant_id,
             "points": o.points,
+            "offset_ms": o.offset_ms,
             "sent": o.sent,
             "acked": o.acked,
             "reconnects": o.reconnects,

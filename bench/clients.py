@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import aiohttp
 import msgspec
 
+from bench.feedcounter import CountingSpectator, open_counting_spectator
+
 __all__ = ["Counters", "Runner", "Spectator", "format_time"]
 
 _CENTRE = (52.5163, 13.3777)
@@ -150,26 +152,34 @@ class Spectator:
     ) -> None:
         self.counters, self.runners = counters, runners
         self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.counter: CountingSpectator | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None or self.counter is not None
 
     async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
-        """Open the feed and wait for its first frame (the snapshot)."""
+        """Open the feed; a probe also waits for its first frame (the snapshot)."""
+        if self.runners is None:
+            self.counter = await open_counting_spectator(url, self.counters)
+            return
         self.ws = await session.ws_connect(url, compress=0, max_msg_size=0)
         first = await self.ws.receive()
         self._count(first.data)
-        self.task = asyncio.get_running_loop().create_task(self._read(self.ws))
+        asyncio.get_running_loop().create_task(self._read(self.ws))
 
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+        if self.counter is not None:
+            self.counter.close()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
             if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 break
             self._count(msg.data)
-            if self.runners is not None:
-                self._match(msg.data)
+            self._match(msg.data)
 
     def _count(self, data: str | bytes) -> None:
         self.counters.frames += 1
@@ -182,8 +192,7 @@ class Spectator:
             self.counters.errors += 1
             return
         now_ns = time.monotonic_ns()
-        assert self.runners is not None
         for standing in frame.standings:
-            runner = self.runners.get(standing.participant_id)
+            runner = (self.runners or {}).get(standing.participant_id)
             if runner is not None and standing.position is not None:
                 runner.seen(standing.position[2], now_ns)

@@ -107,7 +107,7 @@ class Worker:
         failures = await connect_paced(
             new, rate, lambda s: s.connect(self.session, url)
         )
-        self.spectators += [s for s in new if s.ws is not None]
+        self.spectators += [s for s in new if s.connected]
         return {
             "connected": len(self.spectators),
             "failed": len(failures),
@@ -158,9 +158,11 @@ class Worker:
     async def stop(self) -> Any:
         if self.sender is not None:
             self.sender.cancel()
-        for ws in [r.ws for r in self.runners] + [s.ws for s in self.spectators]:
-            if ws is not None:
-                await ws.close()
+        for runner in self.runners:
+            if runner.ws is not None:
+                await runner.ws.close()
+        for spectator in self.spectators:
+            await spectator.close()
         await self.session.close()
         return {"stopped": True}
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -29,6 +30,7 @@ from bench.procstat import (
     rss_kib,
     wait_seconds,
 )
+from bench.seeding import register_over_http, seed_pace
 from bench.servers import ROOT, BenchError, Server, running
 
 __all__ = ["Load", "run_session"]
@@ -111,34 +113,6 @@ class Generator:
 def _cores() -> tuple[int | None, int | None]:
     cores = sorted(os.sched_getaffinity(0))
     return (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
-
-
-async def _create_race(server: Server, runners: int) -> tuple[str, list[list[str]]]:
-    """A race with ``runners`` participants: its id and their (id, token) pairs."""
-    async with aiohttp.ClientSession(server.http) as http:
-        async with http.post("/api/races", json={"name": "bench"}) as resp:
-            race = await resp.json()
-        if resp.status != 201:
-            raise BenchError(f"POST /api/races answered {resp.status}: {race}")
-        auth = {"Authorization": f"Bearer {race['organizer_token']}"}
-        limit = asyncio.Semaphore(32)
-
-        async def join(i: int) -> list[str]:
-            async with (
-                limit,
-                http.post(
-                    f"/api/races/{race['id']}/participants",
-                    json={"name": f"runner {i}"},
-                    headers=auth,
-                ) as resp,
-            ):
-                body = await resp.json()
-            if resp.status != 201:
-                raise BenchError(f"adding a participant answered {resp.status}")
-            return [body["id"], body["token"]]
-
-        creds = await asyncio.gather(*map(join, range(runners)))
-    return race["id"], list(creds)
 
 
 def _split(items: list[Any], parts: int) -> list[list[Any]]:
@@ -291,8 +265,12 @@ async def _profile(server: Server, load: Load, workdir: Path) -> str | None:
 async def run_session(load: Load, workdir: Path) -> dict[str, Any]:
     """Run one session and return its figures per audience size."""
     server_core, gen_core = _cores()
-    async with running(load.kind, workdir, server_core, load.tick_s) as server:
-        race_id, creds = await _create_race(server, load.runners)
+    db_path = workdir / f"{load.kind}-{secrets.token_hex(4)}.db"
+    if load.kind == "pace":
+        race_id, creds = await seed_pace(str(db_path), load.runners)
+    async with running(load.kind, db_path, server_core, load.tick_s) as server:
+        if load.kind != "pace":
+            race_id, creds = await register_over_http(server, load.runners)
         count = max(
             1, math.ceil((load.runners + load.spectators[0]) / _CONNS_PER_WORKER)
         )

@@ -92,20 +92,20 @@ async def _wait_listening(port: int, proc: asyncio.subprocess.Process) -> None:
 
 @contextlib.asynccontextmanager
 async def running(
-    kind: str, workdir: Path, core: int | None, tick_s: float = 1.0
+    kind: str, db_path: Path, core: int | None, tick_s: float = 1.0
 ) -> AsyncIterator[Server]:
-    """Start a server of ``kind`` on a fresh database and stop it afterwards."""
+    """Start a server of ``kind`` on the database ``db_path``; stop it afterwards."""
     port = free_port()
     env = dict(
         os.environ,
         PACE_PORT=str(port),
         PACE_HOST="127.0.0.1",
-        PACE_DATABASE_URL=f"sqlite:///{workdir / f'{kind}-{port}.db'}",
+        PACE_DATABASE_URL=f"sqlite:///{db_path}",
         PACE_TICK_S=str(tick_s),
         PACE_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )
-    log = (workdir / f"{kind}-{port}.log").open("wb")
+    log = db_path.with_suffix(".log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         *command(kind),
         cwd=ROOT,

@@ -46,9 +46,9 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self._wait_healthy()
+        self.wait_healthy()
 
-    def _wait_healthy(self) -> None:
+    def wait_healthy(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, (

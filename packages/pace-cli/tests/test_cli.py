@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,3 +215,33 @@ def test_speed_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert status == 2
     assert "--speed must be > 0, got 0.0" in capsys.readouterr().err
+
+
+def test_serve_runs_the_service_until_sigterm(tmp_path: Path) -> None:
+    """``pace serve --port --database-url`` serves /healthz and exits 0 on SIGTERM."""
+    svc = Service(tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pace_cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(svc.port),
+            "--database-url",
+            f"sqlite:///{svc.db}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    svc.proc = proc
+    try:
+        svc.wait_healthy()
+    finally:
+        proc.terminate()
+        status = proc.wait(20)
+
+    assert status == 0
+    assert svc.db.exists()

@@ -107,3 +107,11 @@ class Metrics:
             )
             for role in ("runner", "spectator")
         }
+        self._rejected: dict[str, Counter] = {}
+
+    def rejected(self, reason: str) -> Counter:
+        """The rejected-points counter of ``reason``, its child cached (hot path)."""
+        child = self._rejected.get(reason)
+        if child is None:
+            child = self._rejected[reason] = self.points_rejected.labels(reason)
+        return child

@@ -50,6 +50,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_Live = tuple[Standing, int | None]
+"""A standing and the finish time in ms it was built with."""
+
+
 class _Closed(Exception):
     """The session is over; the socket is already closed."""
 
@@ -179,7 +183,7 @@ class RunnerSession:
         if self.state.disconnected:
             self.state.disconnected = False
             self.service.metrics.disconnected_clients.dec()
-            self._publish(self.state, [], time.time())
+            self._publish(self.state, self._standing(self.state), [], time.time())
 
     async def _state(self, participant: ParticipantRecord) -> RunnerState:
         """The tracker in memory if storage agrees with it, else one rebuilt."""
@@ -258,11 +262,12 @@ class RunnerSession:
         judged.refused.extend(r.reason for r in bad)
         self._count(count, judged)
         events = state.tracker.drain_events()
-        await self._commit(state, judged)
+        live = self._standing(state) if judged.rows else None
+        await self._commit(state, judged, live)
         await self.send(Ack(state.seen, judged.rejected))
-        if judged.rows:
-            self._publish(state, events, arrived)
-            await self._stats(state, view)
+        if live is not None:
+            self._publish(state, live, events, arrived)
+            await self._stats(live[0], view)
         if ended:
             raise await self.fail(Code.RACE_ENDED, "the race has ended", Close.NORMAL)
 
@@ -272,14 +277,16 @@ class RunnerSession:
         if judged.accepted:
             m.points_accepted.inc(judged.accepted)
         for reason in judged.refused:
-            m.points_rejected.labels(reason).inc()
+            m.rejected(reason).inc()
         for reason in judged.stored_reasons:
-            m.points_rejected.labels(reason).inc()
+            m.rejected(reason).inc()
 
-    async def _commit(self, state: RunnerState, judged: Judged) -> None:
+    async def _commit(
+        self, state: RunnerState, judged: Judged, live: _Live | None
+    ) -> None:
         """Wait until this batch, and every earlier one of the runner, is committed."""
-        if judged.rows:
-            snapshot = encode(self._standing(state))
+        if judged.rows and live is not None:
+            snapshot = encode(live[0])
             state.pending = self.service.commits.submit(
                 judged.rows, [(state.participant.id, snapshot)]
             )
@@ -296,37 +303,37 @@ class RunnerSession:
         if judged.rows:
             state.committed_seq = max(state.committed_seq, judged.rows[-1].seq)
 
-    def _standing(self, state: RunnerState, status: Status | None = None) -> Standing:
+    def _standing(self, state: RunnerState, status: Status | None = None) -> _Live:
+        """The runner's standing and finish time (ms), from one tracker view."""
         view = state.tracker.view()
         if len(view.splits) > len(state.splits):
             state.splits.extend(split_of(s) for s in view.splits[len(state.splits) :])
         p = state.participant
-        return standing_of(p.id, p.name, view, state.splits, status)
+        return standing_of(p.id, p.name, view, state.splits, status), view.finish_time
 
     def _publish(
         self,
         state: RunnerState,
+        live: _Live,
         events: list[EngineEvent],
         arrived: float,
-        status: Status | None = None,
     ) -> None:
-        standing = self._standing(state, status)
+        standing, finish = live
         p = state.participant
-        finish = state.tracker.view().finish_time
         wire = [event_of(p.id, p.name, e) for e in events]
-        if status == "disconnected":
+        if standing.status == "disconnected":
             wire.append(Event("disconnected", p.id, now_ms(), p.name))
         self.service.fanout.publish(
             p.race_id, DeltaEntry(standing, finish, arrived), wire
         )
 
-    async def _stats(self, state: RunnerState, view: RaceView) -> None:
+    async def _stats(self, standing: Standing, view: RaceView) -> None:
+        """The runner's own standing with its rank, at most once per interval."""
         now = time.monotonic()
         if now - self._last_stats < self.settings.stats_interval_s:
             return
         self._last_stats = now
-        standing = self._standing(state)
-        rank = view.ranks.get(state.participant.id, 0)
+        rank = view.ranks.get(standing.participant_id, 0)
         standing = msgspec.structs.replace(standing, rank=rank)
         await self.send(Stats(standing, len(view.entries)))
 
@@ -355,9 +362,9 @@ class RunnerSession:
             return  # dropped after a failed commit: storage has the truth
         state.disconnected = True
         self.service.metrics.disconnected_clients.inc()
-        self._publish(state, [], time.time(), "disconnected")
-        snapshot = encode(self._standing(state, "disconnected"))
-        self.service.commits.submit([], [(state.participant.id, snapshot)])
+        live = self._standing(state, "disconnected")
+        self._publish(state, live, [], time.time())
+        self.service.commits.submit([], [(state.participant.id, encode(live[0]))])
 
     async def go_away(self) -> None:
         """Shutdown: tell the client to come back shortly, then close (1001)."""

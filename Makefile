@@ -61,10 +61,13 @@ test-fast: install
 test-faults: install
 	$(RUN) pytest -m faults $(PYTEST_ARGS)
 
+# Every member's sources, so a service made by new-service is type-checked too.
+MYPY_SRC = $(wildcard packages/*/src services/*/src)
+
 lint: install prometheus
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy packages/pace-core/src packages/pace-servicekit/src packages/pace-client/src packages/pace-cli/src services/websockets/src
+	MYPYPATH=$(subst $(eval) ,:,$(MYPY_SRC)) $(RUN) mypy $(MYPY_SRC)
 	$(RUN) actionlint
 	@bash deploy/prometheus/check.sh
 

@@ -187,14 +187,17 @@ def test_new_service_is_locked_and_installed(scratch: Path) -> None:
 def test_make_targets_resolve_without_a_makefile_edit(
     scratch: Path, repo: Path
 ) -> None:
-    """``run-throwaway`` and ``deploy-throwaway`` come from the pattern rules."""
+    """run-, deploy- and lint cover the new service with no Makefile edit."""
     run_target = run(scratch, "make", "-n", f"run-{NAME}")
     deploy_target = run(scratch, "make", "-n", f"deploy-{NAME}")
+    lint_target = run(scratch, "make", "-n", "lint")
 
     assert (scratch / "Makefile").read_text() == (repo / "Makefile").read_text()
     assert run_target.returncode == 0, run_target.stderr
     assert f"python -m pace_{NAME}" in run_target.stdout
     assert f"bash deploy/flydeploy.sh {NAME}" in deploy_target.stdout
+    assert "mypy packages/pace-cli/src" in lint_target.stdout
+    assert f"services/{NAME}/src" in lint_target.stdout
 
 
 @pytest.mark.slow

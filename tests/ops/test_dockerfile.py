@@ -103,8 +103,11 @@ def test_runtime_runs_as_non_root_with_the_make_command(ops: Any, repo: Path) ->
     users = [s.args for s in runtime if s.keyword == "USER"]
     cmd = json.loads(next(s.args for s in runtime if s.keyword == "CMD"))
     makefile = (repo / "Makefile").read_text()
+    uid, _, gid = users[-1].partition(":")
+    created = " ".join(s.args for s in runtime if s.keyword == "RUN")
 
-    assert users and users[-1] not in {"root", "0"}
+    assert uid.isdigit() and gid.isdigit() and int(uid) != 0
+    assert f"--uid {uid}" in created and f"--gid {gid}" in created
     assert cmd == ["python", "-m", "pace_websockets"]
     assert "python -m pace_$(subst -,_,$*)" in makefile
 

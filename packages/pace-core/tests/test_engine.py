@@ -62,10 +62,10 @@ def test_an_empty_tracker_has_nothing_defined() -> None:
 
 
 def test_a_straight_run_measures_its_length() -> None:
-    """600 fixes 3 m apart measure 1797 m, less at most one allowance (10 m)."""
+    """600 fixes 3 m apart measure 1797 m, less the lag (< 2 allowances, 20 m)."""
     tracker = Tracker(RaceRules())
     assert set(feed(tracker, straight(600, 3.0))) == {None}
-    assert 1797.0 - 10.0 <= tracker.view().distance_m <= 1797.0 + 1e-6
+    assert 1797.0 - 20.0 <= tracker.view().distance_m <= 1797.0 + 1e-6
 
 
 def test_standing_still_with_jitter_adds_almost_nothing() -> None:
@@ -126,7 +126,7 @@ def test_a_single_wild_jump_is_refused_and_the_run_goes_on() -> None:
     reasons = feed(tracker, fixes)
     assert reasons[30] is Reason.IMPOSSIBLE_SPEED
     assert reasons.count(None) == 59
-    assert 59 * 3.0 - 10.0 <= tracker.view().distance_m <= 59 * 3.0 + 1e-6
+    assert 59 * 3.0 - 20.0 <= tracker.view().distance_m <= 59 * 3.0 + 1e-6
 
 
 def test_a_tunnel_gap_is_accepted() -> None:
@@ -142,7 +142,7 @@ def test_a_tunnel_gap_is_accepted() -> None:
         seq0=11,
     )
     assert set(feed(tracker, before + after)) == {None}
-    assert tracker.view().distance_m == pytest.approx(27 + 600 + 27, rel=0.01)
+    assert 654.0 - 20.0 <= tracker.view().distance_m <= 654.0 + 1e-6
 
 
 def test_consistent_fixes_far_away_are_believed_without_the_hop() -> None:
@@ -151,12 +151,12 @@ def test_consistent_fixes_far_away_are_believed_without_the_hop() -> None:
     tracker = Tracker(RaceRules(), limits)
     tracker.add(Fix(1, T0, LAT, LON, accuracy=5.0))
     there = straight(
-        8, 3.0, start=destination(LAT, LON, 45.0, 5000.0), t0=T0 + 1000, seq0=2
+        30, 3.0, start=destination(LAT, LON, 45.0, 5000.0), t0=T0 + 1000, seq0=2
     )
     reasons = feed(tracker, there)
     assert reasons[:2] == [Reason.IMPOSSIBLE_SPEED] * 2
-    assert reasons[2:] == [None] * 6
-    assert tracker.view().distance_m == pytest.approx(5 * 3.0, abs=6.0)
+    assert reasons[2:] == [None] * 28
+    assert 27 * 3.0 - 20.0 <= tracker.view().distance_m <= 27 * 3.0 + 1e-6
 
 
 def test_wild_fixes_that_disagree_never_relocate() -> None:
@@ -198,7 +198,7 @@ def test_without_starts_at_the_clock_starts_at_the_first_fix() -> None:
 def test_splits_are_interpolated_between_straddling_fixes() -> None:
     """Fixes 400 m apart every 100 s: km 1 at 250 s, km 2 at 500 s."""
     tracker = Tracker(RaceRules())
-    feed(tracker, straight(7, 400.0, every_s=100.0))
+    feed(tracker, straight(8, 400.0, every_s=100.0))
     splits = tracker.view().splits
     assert [s.km for s in splits] == [1, 2]
     assert splits[0].time == pytest.approx(T0 + 250_000, abs=300)
@@ -209,7 +209,7 @@ def test_splits_are_interpolated_between_straddling_fixes() -> None:
 def test_split_events_carry_km_and_distance() -> None:
     """Each whole km emits one `split` event with its km."""
     tracker = Tracker(RaceRules())
-    feed(tracker, straight(7, 400.0, every_s=100.0))
+    feed(tracker, straight(8, 400.0, every_s=100.0))
     events = [e for e in tracker.drain_events() if e.kind == "split"]
     assert [(e.km, e.distance_m) for e in events] == [(1, 1000.0), (2, 2000.0)]
 
@@ -219,6 +219,7 @@ def test_one_long_hop_can_pass_several_kilometres() -> None:
     tracker = Tracker(RaceRules())
     tracker.add(Fix(1, T0, LAT, LON))
     tracker.add(Fix(2, T0 + 500_000, *destination(LAT, LON, 90.0, 2500.0)))
+    tracker.add(Fix(3, T0 + 510_000, *destination(LAT, LON, 90.0, 2540.0)))
     times = [s.time - T0 for s in tracker.view().splits]
     assert times == pytest.approx([200_000, 400_000], abs=1000)
 
@@ -226,7 +227,7 @@ def test_one_long_hop_can_pass_several_kilometres() -> None:
 def test_finish_is_interpolated_and_caps_the_distance() -> None:
     """Target 1 km, fixes 300 m apart every 100 s: finish at 333.3 s."""
     tracker = Tracker(RaceRules(target_distance_m=1000.0))
-    feed(tracker, straight(5, 300.0, every_s=100.0))
+    feed(tracker, straight(6, 300.0, every_s=100.0))
     view = tracker.view()
     assert view.finished and view.distance_m == 1000.0
     assert view.finish_time == pytest.approx(T0 + 333_333, abs=700)
@@ -246,8 +247,9 @@ def test_fixes_after_the_finish_do_not_count() -> None:
     """Once finished, every fix is `after_finish`."""
     tracker = Tracker(RaceRules(target_distance_m=500.0))
     reasons = feed(tracker, straight(10, 300.0, every_s=100.0))
-    assert reasons[3:] == [Reason.AFTER_FINISH] * 7
-    assert tracker.rejected[Reason.AFTER_FINISH] == 7
+    assert reasons[:4] == [None] * 4
+    assert reasons[4:] == [Reason.AFTER_FINISH] * 6
+    assert tracker.rejected[Reason.AFTER_FINISH] == 6
 
 
 def test_current_pace_on_a_steady_run() -> None:
@@ -302,7 +304,7 @@ def test_average_pace_includes_standing_time() -> None:
     tracker.add(Fix(200, end.time + 100_000, end.lat, end.lon, accuracy=5.0))
     view = tracker.view()
     assert view.elapsed_s == 200.0
-    assert view.avg_pace_s_per_km == pytest.approx(200.0 / 0.3, rel=0.02)
+    assert view.avg_pace_s_per_km == pytest.approx(200.0 / 0.3, rel=0.05)
 
 
 def test_last_seq_is_the_highest_seen_counted_or_not() -> None:
@@ -336,7 +338,7 @@ def test_rebuild_reaches_the_same_view_without_events() -> None:
 def test_the_view_is_a_copy() -> None:
     """Changing a view's split list does not change the tracker."""
     tracker = Tracker(RaceRules())
-    feed(tracker, straight(7, 400.0, every_s=100.0))
+    feed(tracker, straight(8, 400.0, every_s=100.0))
     tracker.view().splits.clear()
     assert len(tracker.view().splits) == 2
 

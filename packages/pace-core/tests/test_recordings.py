@@ -4,17 +4,20 @@ The recordings are public test fixtures of other projects, read from
 ``../shared/data/gpx`` beside the clone (see its SOURCES.md); several carry the
 faults real devices make, which is the point.
 
-Why the distance tolerance is [0.97, 1.0] of gpxpy's ``length_2d()``:
+Why the distance tolerance is [0.95, 1.0] of gpxpy's ``length_2d()``:
 
 - at most 1.0: the engine sums chords between anchors, and by the triangle
   inequality a chord is never longer than the hops it replaces; gpxpy also
   measures on the equatorial radius (6,378,137 m), 0.11 % longer than the
   mean radius the engine uses, so the engine cannot come out longer;
-- at least 0.97: filtering only drops jitter (hops within the allowance, 5 m
-  when a device reports no accuracy, which GPX files do not), refused glitches
-  and duplicate times. On these files it removes 0.1 to 2.5 % (measured: the
-  regatta 0.15 %, the eTrex run 0.3 %, the 10 Hz walk 2.5 % because it logs
-  at walking pace with long stops); 3 % bounds that with a little room.
+- at least 0.95: the engine drops jitter (fixes that stay within the
+  allowance of where the runner stands, 5 m when a device reports no
+  accuracy, which GPX files do not), refused glitches and duplicate times,
+  and its live distance trails the last fix by up to about 20 m. Measured on
+  these files: 0.3 to 0.4 % shorter for the regatta, the runs and the ride,
+  3 % for the 10 Hz walk (long stops, logged at 10 Hz), 4.2 % for the
+  Cerknica walk (stops, and a 92 m/s glitch gpxpy counts twice); 5 % bounds
+  them with a little room.
 """
 
 from __future__ import annotations
@@ -111,8 +114,8 @@ class Replay:
     ],
 )
 def test_distance_agrees_with_gpxpy(name: str) -> None:
-    """Engine distance is 97-100 % of gpxpy's length_2d on the same points."""
-    assert 0.97 <= Replay(name).ratio() <= 1.0
+    """Engine distance is 95-100 % of gpxpy's length_2d on the same points."""
+    assert 0.95 <= Replay(name).ratio() <= 1.0
 
 
 def test_a_point_without_position_breaks_gpxpy_not_us() -> None:
@@ -159,7 +162,7 @@ def test_a_car_is_too_fast_for_a_foot_race_but_fine_for_bikes() -> None:
     name = "gpxpy_visnjan_car_drive_1hz.gpx"
     assert Replay(name).tracker.rejected[Reason.IMPOSSIBLE_SPEED] > 0
     fast = Replay(name, limits=Limits(max_speed_mps=40.0))
-    assert not fast.tracker.rejected and 0.97 <= fast.ratio() <= 1.0
+    assert not fast.tracker.rejected and 0.95 <= fast.ratio() <= 1.0
 
 
 def test_the_regatta_finishes_in_the_order_of_the_raw_tracks() -> None:

@@ -7,17 +7,24 @@ in the same order gives the same state, which is how the service rebuilds a
 runner after a restart (:meth:`Tracker.rebuild`).
 
 How distance grows
-    The tracker keeps an *anchor*, the last fix where distance was added.
-    A counted fix adds its distance from the anchor, and becomes the anchor,
-    only if that distance exceeds the jitter allowance: the sum of both fixes'
-    reported accuracies, at least ``Limits.min_move_m``. Two fixes that both
-    lie within their reported accuracy of one standing runner are never further
-    apart than that sum, so a runner standing still adds nothing, however long
-    the fix wanders inside its circle. Moving, the anchor advances every few
-    metres and the track is measured as chords between anchors; the chords
-    shorten curves by well under 1 % at running speed and 1 Hz. The limit:
-    accuracy is a 68 % radius, so a fix that strays beyond its own circle
-    while standing adds up to one allowance (see docs/limitations.md).
+    Distance is measured along *anchors*: counted fixes where the runner was
+    judged to have moved on. The fixes since the last anchor form a *place*,
+    and a new fix joins it if it lies within the jitter allowance of the
+    place's centroid (its own accuracy plus the place's mean accuracy, at
+    least ``Limits.min_move_m``). Two honest fixes of a standing runner are
+    never further apart than that, and the centroid of many fixes sits closer
+    to the truth than any one of them, so a runner standing still stays in
+    one place however long the fix wanders. The runner has moved on when two
+    consecutive fixes fall outside the place: a lone stray fix (accuracy is
+    only a 68 % radius) is ignored. The
+    first of the two becomes the next anchor, and the hop between anchors is
+    added, so distances and times come from real fixes, never from averages.
+
+    Moving at 1 Hz, anchors fall every fix or every few fixes and the track
+    is measured as chords between them (under 1 % short on running routes).
+    The price is lag: the live distance trails the runner by up to one chord
+    plus one fix (about 10-25 m at 5 m accuracy). Split and finish times do
+    not lag: they are interpolated within the chord that crosses the mark.
 
 Impossible speed
     A fix is judged against the last *counted* fix, over the time since that
@@ -161,6 +168,8 @@ class Tracker:
         "_max_speed_per_ms",
         "_min_move",
         "_next_km",
+        "_outsider",
+        "_place",
         "_rules",
         "_splits",
         "_start_time",
@@ -184,6 +193,8 @@ class Tracker:
         """How many fixes ``add`` refused, by reason."""
 
         self._last: Fix | None = None
+        self._place = _Place()
+        self._outsider: Fix | None = None
         self._anchor: Fix | None = None
         self._candidate: Fix | None = None
         self._candidate_count = 0
@@ -281,26 +292,16 @@ class Tracker:
         return reason
 
     def _follow(self, last: Fix, fix: Fix) -> Reason | None:
-        """Judge a fix by its speed from the last counted one; count it if fair.
-
-        The hop from the last counted fix and its allowance are computed once
-        and reused as the hop from the anchor when the two are the same fix,
-        which they are on every fix of a steady run.
-        """
+        """Judge a fix by its speed from the last counted one; count it if fair."""
         hop = distance_m(last.lat, last.lon, fix.lat, fix.lon)
-        allowance = self._allowance(last, fix)
-        if hop - allowance > self._max_speed_per_ms * (fix.time - last.time):
+        if hop - self._allowance(last, fix) > self._max_speed_per_ms * (
+            fix.time - last.time
+        ):
             return self._consider_relocation(fix)
 
         self._candidate = None
         self._last = fix
-        anchor = self._anchor
-        if anchor is not last:
-            assert anchor is not None
-            hop = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
-            allowance = self._allowance(anchor, fix)
-        if hop > allowance:
-            self._advance(anchor, fix, hop)
+        self._settle(fix)
         self._forget(fix.time)
         return None
 
@@ -323,9 +324,12 @@ class Tracker:
         if self._candidate_count < self._limits.relocate_after:
             return self._refuse(Reason.IMPOSSIBLE_SPEED)
 
-        # The runner really is over there: move the anchor, add no distance.
+        # The runner really is over there: start afresh, add no distance.
         self._candidate = None
-        self._last = self._anchor = fix
+        self._last = fix
+        self._anchor = fix
+        self._place.reset(fix)
+        self._outsider = None
         self._forget(fix.time)
         return None
 
@@ -342,10 +346,50 @@ class Tracker:
         starts_at = self._starts_at
         self._start_time = starts_at if starts_at is not None else fix.time
         self._last = self._anchor = fix
+        self._place.reset(fix)
         self._remember(fix.time)
         self._events.append(
             EngineEvent("started", fix.time, None, self._elapsed_s(fix.time), 0.0)
         )
+
+    def _settle(self, fix: Fix) -> None:
+        """Put a counted fix in the current place, or note that it lies outside."""
+        place = self._place
+        gap = distance_m(place.lat, place.lon, fix.lat, fix.lon)
+        if gap <= self._place_allowance(place, fix):
+            place.add(fix)
+            self._outsider = None
+            return
+
+        outsider = self._outsider
+        if outsider is None:
+            self._outsider = fix
+            return
+
+        # Two fixes in a row outside: the runner has moved on.
+        self._move_on(outsider)
+        gap = distance_m(place.lat, place.lon, fix.lat, fix.lon)
+        if gap <= self._place_allowance(place, fix):
+            place.add(fix)
+        else:
+            self._outsider = fix
+
+    def _place_allowance(self, place: _Place, fix: Fix) -> float:
+        """How far a fix of a runner standing in ``place`` can honestly be."""
+        jitter = (fix.accuracy or 0.0) + place.accuracy
+        floor = self._min_move
+        return jitter if jitter > floor else floor
+
+    def _move_on(self, fix: Fix) -> None:
+        """Make ``fix`` the next anchor, adding the hop from the last one."""
+        anchor = self._anchor
+        assert anchor is not None
+        hop = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
+        if hop > 0.0:
+            self._advance(anchor, fix, hop)
+        self._anchor = fix
+        self._place.reset(fix)
+        self._outsider = None
 
     def _advance(self, anchor: Fix, fix: Fix, hop: float) -> None:
         """Add the hop from the anchor to ``fix``: splits, maybe the finish."""
@@ -357,7 +401,6 @@ class Tracker:
         while self._next_km * _KM <= after:
             self._split(anchor, fix, hop, before)
         self._distance = after
-        self._anchor = fix
         self._remember(fix.time)
         if target is not None and after >= target:
             self._finish(anchor, fix, hop, before, target)
@@ -365,7 +408,7 @@ class Tracker:
     def _split(self, anchor: Fix, fix: Fix, hop: float, before: float) -> None:
         """Record the next whole kilometre, passed between anchor and fix."""
         km = self._next_km
-        time = _interpolate(anchor, fix, (km * _KM - before) / hop)
+        time = _interpolate(anchor.time, fix.time, (km * _KM - before) / hop)
         elapsed = self._elapsed_s(time)
         previous = self._splits[-1].elapsed_s if self._splits else 0.0
         self._splits.append(SplitRecord(km, time, elapsed, elapsed - previous))
@@ -376,7 +419,7 @@ class Tracker:
         self, anchor: Fix, fix: Fix, hop: float, before: float, target: float
     ) -> None:
         """The runner reached the target: finish time between anchor and fix."""
-        time = _interpolate(anchor, fix, (target - before) / hop)
+        time = _interpolate(anchor.time, fix.time, (target - before) / hop)
         self._finish_time = time
         self._events.append(
             EngineEvent("finished", time, None, self._elapsed_s(time), target)
@@ -396,33 +439,36 @@ class Tracker:
             window.popleft()
 
     def _window_pace(self) -> float | None:
-        """Seconds per km over the rolling window; None while standing.
-
-        The window holds (time, distance) at each advance of the anchor. Pace
-        between the oldest and the newest advance is exact at a steady speed;
-        a runner who stops keeps that pace only until the time since the last
-        advance shows they must have slowed: at their last fix they are less
-        than one jitter allowance past the anchor, which bounds their speed.
-        """
-        window = self._window
-        last = self._last
-        anchor = self._anchor
-        if len(window) < 2 or last is None or anchor is None:
-            return None
-        t0, d0 = window[0]
-        t1, d1 = window[-1]
-        moving = _pace(t1 - t0, d1 - d0)
-        reach = d1 - d0 + self._allowance(anchor, last)
-        bound = _pace(last.time - t0, reach)
-        if moving is None or bound is None:
-            return None
-        return moving if moving > bound else bound
+        """Seconds per km over the rolling window; None while standing."""
+        return self._pace_since(*self._window[0]) if self._window else None
 
     def _average_pace(self, elapsed_s: float | None) -> float | None:
         """Seconds per km since the start; None before any distance."""
-        if elapsed_s is None:
+        start = self._start_time
+        if self._finish_time is not None and elapsed_s is not None:
+            return _pace(elapsed_s * 1000.0, self._distance)
+        return None if start is None else self._pace_since(start, 0.0)
+
+    def _pace_since(self, time: int, distance: float) -> float | None:
+        """Seconds per km from ``distance`` at ``time`` to the last fix.
+
+        Up to the anchor the pace is exact. Past it, the runner at their last
+        fix is no further along than the straight line from the anchor plus
+        one allowance, which bounds how fast they can have gone: a runner who
+        stops keeps their pace only until the time since shows they must have
+        slowed. The slower of the two is the answer; None if no distance.
+        """
+        last, anchor = self._last, self._anchor
+        if last is None or anchor is None:
             return None
-        return _pace(elapsed_s * 1000.0, self._distance)
+        covered = self._distance - distance
+        moving = _pace(anchor.time - time, covered)
+        if moving is None:
+            return None
+        ahead = distance_m(anchor.lat, anchor.lon, last.lat, last.lon)
+        reach = covered + ahead + self._place_allowance(self._place, last)
+        bound = _pace(last.time - time, reach)
+        return moving if bound is None or moving > bound else bound
 
     def _elapsed_s(self, time: int) -> float:
         start = self._start_time
@@ -436,6 +482,63 @@ def _pace(duration_ms: float, distance: float) -> float | None:
     return duration_ms / distance
 
 
-def _interpolate(a: Fix, b: Fix, fraction: float) -> int:
-    """The time a fraction of the way from ``a`` to ``b``, in whole ms."""
-    return a.time + round((b.time - a.time) * fraction)
+def _interpolate(start: int, end: int, fraction: float) -> int:
+    """The time a fraction of the way from ``start`` to ``end``, in whole ms."""
+    return start + round((end - start) * fraction)
+
+
+class _Place:
+    """The fixes since the last anchor: their centroid and mean accuracy.
+
+    Mutated in place (one per tracker) so that adding a fix allocates
+    nothing. Offsets are summed relative to the first fix, with longitude
+    wrapped, so a place astride the antimeridian averages correctly.
+    """
+
+    __slots__ = (
+        "accuracy",
+        "lat",
+        "lat0",
+        "lon",
+        "lon0",
+        "n",
+        "sum_accuracy",
+        "sum_dlat",
+        "sum_dlon",
+    )
+
+    def __init__(self) -> None:
+        self.reset(Fix(0, 0, 0.0, 0.0))
+
+    def reset(self, fix: Fix) -> None:
+        """Start the place over with one fix."""
+        self.lat = self.lat0 = fix.lat
+        self.lon = self.lon0 = fix.lon
+        self.sum_dlat = self.sum_dlon = 0.0
+        self.accuracy = self.sum_accuracy = fix.accuracy or 0.0
+        self.n = 1
+
+    def add(self, fix: Fix) -> None:
+        """One more fix at this place: move the centroid, extend the span."""
+        dlon = fix.lon - self.lon0
+        if dlon > 180.0:
+            dlon -= 360.0
+        elif dlon < -180.0:
+            dlon += 360.0
+        n = self.n + 1
+        self.n = n
+        self.sum_dlat += fix.lat - self.lat0
+        self.sum_dlon += dlon
+        self.sum_accuracy += fix.accuracy or 0.0
+        self.lat = self.lat0 + self.sum_dlat / n
+        self.lon = _wrap(self.lon0 + self.sum_dlon / n)
+        self.accuracy = self.sum_accuracy / n
+
+
+def _wrap(lon: float) -> float:
+    """A longitude folded back into [-180, 180]."""
+    if lon > 180.0:
+        return lon - 360.0
+    if lon < -180.0:
+        return lon + 360.0
+    return lon

@@ -11,7 +11,8 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run-websockets test test-fast test-faults lint format bench bench-quick \
+# run-% and deploy-% stay out of .PHONY: make skips pattern rules for phony targets.
+.PHONY: install test test-fast test-faults lint format bench bench-quick \
         soak observe new-service browser prometheus clean help
 
 help:

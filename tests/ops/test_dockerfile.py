@@ -194,3 +194,19 @@ def test_builder_stage_replayed_builds_a_service_that_serves(
     assert status == 200
     assert re.search(r"^pace_points_received_total 0\.0$", body, re.MULTILINE)
     assert returncode == 0
+
+
+def test_make_run_websockets_runs_the_image_command(ops: Any, repo: Path) -> None:
+    """``make -n run-websockets`` resolves to the Dockerfile's CMD (not a no-op)."""
+    _, runtime = stages(ops, repo)
+    cmd = " ".join(json.loads(next(s.args for s in runtime if s.keyword == "CMD")))
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "run-websockets"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].endswith(cmd)

@@ -185,6 +185,11 @@ def test_finishers_rank_by_finish_time(race_20k: Any) -> None:
     assert [r["rank"] for r in rows] == [1, 2, 3]
 
 
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url) as resp:
+        return json.loads(resp.read())
+
+
 def _stored(db: Path, participant_id: str) -> list[tuple[int, int]]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
@@ -206,8 +211,8 @@ def _stored_total(db: Path) -> int:
 def test_sigkill_mid_race_loses_no_acknowledged_point(
     own_service: Service, tmp_path: Path
 ) -> None:
-    """Killed with SIGKILL mid-replay and restarted, the server ends with every
-    point stored exactly once, and the simulator finishes the race."""
+    """Killed with SIGKILL mid-replay (standings live) and restarted, the server
+    ends with every point stored exactly once, and the simulator finishes."""
     report = tmp_path / "report.json"
     sim = subprocess.Popen(
         [
@@ -226,10 +231,13 @@ def test_sigkill_mid_race_loses_no_acknowledged_point(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    assert sim.stdout is not None
+    race_id = sim.stdout.readline().decode().split()[1].rstrip(":")
     deadline = time.monotonic() + 30
     while _stored_total(own_service.db) < 1000 and time.monotonic() < deadline:
         time.sleep(0.1)
     before = _stored_total(own_service.db)
+    live = _get_json(f"{own_service.url}/api/races/{race_id}")
 
     own_service.kill()
     time.sleep(1.0)
@@ -238,6 +246,8 @@ def test_sigkill_mid_race_loses_no_acknowledged_point(
 
     body = json.loads(report.read_text())
     assert sim.returncode == 0, output.decode()
+    assert body["race_id"] == race_id
+    assert "running" in {row["status"] for row in live["standings"]}
     assert 1000 <= before < sum(r["points"] for r in body["runners"])
     for runner in body["runners"]:
         stored = _stored(own_service.db, runner["participant_id"])

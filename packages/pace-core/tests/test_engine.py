@@ -367,3 +367,71 @@ def test_distance_of_jittered_run_stays_close_to_truth() -> None:
         tracker.add(Fix(f.seq, f.time, lat, lon, accuracy=5.0))
     true_m = distance_m(truth[0].lat, truth[0].lon, truth[-1].lat, truth[-1].lon)
     assert tracker.view().distance_m == pytest.approx(true_m, rel=0.03)
+
+
+def gaussian_still(sigma: float, accuracy: float | None, seed: int) -> Tracker:
+    """Ten minutes at 1 Hz of independent Gaussian jitter around one spot."""
+    rng = random.Random(seed)
+    tracker = Tracker(RaceRules())
+    for i in range(600):
+        lat, lon = destination(LAT, LON, 0.0, rng.gauss(0.0, sigma))
+        lat, lon = destination(lat, lon, 90.0, rng.gauss(0.0, sigma))
+        tracker.add(Fix(i + 1, T0 + i * 1000, lat, lon, accuracy=accuracy))
+    return tracker
+
+
+def test_white_gaussian_jitter_with_honest_accuracy_adds_nothing() -> None:
+    """Sigma 3 m per axis, reported 5 m (its 68 % radius): < 20 m in 10 min."""
+    for seed in range(3):
+        assert gaussian_still(3.0, 5.0, seed).view().distance_m < 20.0
+
+
+def test_a_lone_stray_fix_is_counted_but_adds_no_distance() -> None:
+    """One fix 15 m off among standing fixes counts, and moves nothing."""
+    tracker = Tracker(RaceRules())
+    stray = destination(LAT, LON, 90.0, 15.0)
+    spots = [(LAT, LON)] * 5 + [stray] + [(LAT, LON)] * 5
+    reasons = [
+        tracker.add(Fix(i + 1, T0 + i * 1000, lat, lon, accuracy=5.0))
+        for i, (lat, lon) in enumerate(spots)
+    ]
+    assert reasons == [None] * 11
+    assert tracker.view().distance_m == 0.0
+
+
+def test_standing_astride_the_antimeridian_adds_nothing() -> None:
+    """Jitter across lon ±180 averages to one place, not to lon 0."""
+    rng = random.Random(3)
+    tracker = Tracker(RaceRules())
+    for i in range(300):
+        lat, lon = destination(-16.8, 179.99999, rng.uniform(0, 360), rng.uniform(0, 4))
+        tracker.add(Fix(i + 1, T0 + i * 1000, lat, lon, accuracy=5.0))
+    assert tracker.view().distance_m == 0.0
+
+
+def test_a_slow_walk_is_measured_in_full() -> None:
+    """0.5 m/s for 20 min (600 m): every metre counts, less the lag (< 30 m)."""
+    tracker = Tracker(RaceRules())
+    feed(tracker, straight(1201, 0.5))
+    assert 600.0 - 30.0 <= tracker.view().distance_m <= 600.0 + 1e-6
+
+
+def test_a_split_time_ignores_a_long_stop_before_the_mark() -> None:
+    """Standing 5 min at 990 m, then on: km 1 falls in the hop, not the stop."""
+    tracker = Tracker(RaceRules())
+    run = straight(331, 3.0)
+    end = run[-1]
+    stop = [
+        Fix(332 + i, end.time + (i + 1) * 1000, end.lat, end.lon, accuracy=5.0)
+        for i in range(300)
+    ]
+    on = straight(
+        20,
+        3.0,
+        start=destination(end.lat, end.lon, 90.0, 3.0),
+        t0=stop[-1].time + 1000,
+        seq0=632,
+    )
+    feed(tracker, run + stop + on)
+    split = tracker.view().splits[0]
+    assert stop[-1].time - 1000 <= split.time <= on[5].time

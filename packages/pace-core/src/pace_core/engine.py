@@ -22,9 +22,11 @@ How distance grows
 
     Moving at 1 Hz, anchors fall every fix or every few fixes and the track
     is measured as chords between them (under 1 % short on running routes).
-    The price is lag: the live distance trails the runner by up to one chord
-    plus one fix (about 10-25 m at 5 m accuracy). Split and finish times do
-    not lag: they are interpolated within the chord that crosses the mark.
+    The price is lag: the live distance trails the last fix by one or two
+    fixes when running, and by up to about three allowances (30 m at 5 m
+    accuracy) when walking slowly. Split and finish times do not lag: they
+    are interpolated within the chord that crosses the mark, after any stop
+    at its start.
 
 Impossible speed
     A fix is judged against the last *counted* fix, over the time since that
@@ -386,43 +388,46 @@ class Tracker:
         assert anchor is not None
         hop = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
         if hop > 0.0:
-            self._advance(anchor, fix, hop)
+            via = self._place.last
+            self._advance(anchor, None if via is anchor else via, fix, hop)
         self._anchor = fix
         self._place.reset(fix)
         self._outsider = None
 
-    def _advance(self, anchor: Fix, fix: Fix, hop: float) -> None:
-        """Add the hop from the anchor to ``fix``: splits, maybe the finish."""
+    def _advance(self, anchor: Fix, via: Fix | None, fix: Fix, hop: float) -> None:
+        """Add the hop from the anchor to ``fix``: splits, maybe the finish.
+
+        ``via`` is the last fix seen at the anchor's place, if any: the runner
+        lingered there until then, which places the times of marks passed in
+        this hop (see :func:`_passing_time`).
+        """
         before = self._distance
         after = before + hop
         target = self._rules.target_distance_m
         if target is not None and after >= target:
             after = target
         while self._next_km * _KM <= after:
-            self._split(anchor, fix, hop, before)
+            km = self._next_km
+            self._split(_passing_time(anchor, via, fix, (km * _KM - before) / hop))
         self._distance = after
         self._remember(fix.time)
         if target is not None and after >= target:
-            self._finish(anchor, fix, hop, before, target)
+            self._finish(_passing_time(anchor, via, fix, (target - before) / hop))
 
-    def _split(self, anchor: Fix, fix: Fix, hop: float, before: float) -> None:
-        """Record the next whole kilometre, passed between anchor and fix."""
+    def _split(self, time: int) -> None:
+        """Record the next whole kilometre, passed at ``time``."""
         km = self._next_km
-        time = _interpolate(anchor.time, fix.time, (km * _KM - before) / hop)
         elapsed = self._elapsed_s(time)
         previous = self._splits[-1].elapsed_s if self._splits else 0.0
         self._splits.append(SplitRecord(km, time, elapsed, elapsed - previous))
         self._events.append(EngineEvent("split", time, km, elapsed, km * _KM))
         self._next_km = km + 1
 
-    def _finish(
-        self, anchor: Fix, fix: Fix, hop: float, before: float, target: float
-    ) -> None:
-        """The runner reached the target: finish time between anchor and fix."""
-        time = _interpolate(anchor.time, fix.time, (target - before) / hop)
+    def _finish(self, time: int) -> None:
+        """The runner reached the target at ``time``."""
         self._finish_time = time
         self._events.append(
-            EngineEvent("finished", time, None, self._elapsed_s(time), target)
+            EngineEvent("finished", time, None, self._elapsed_s(time), self._distance)
         )
 
     # --- pace ----------------------------------------------------------------
@@ -482,13 +487,32 @@ def _pace(duration_ms: float, distance: float) -> float | None:
     return duration_ms / distance
 
 
+def _passing_time(anchor: Fix, via: Fix | None, fix: Fix, fraction: float) -> int:
+    """When the runner passed ``fraction`` of the hop from anchor to fix.
+
+    Linear in time along the hop, except that a runner who lingered near
+    the anchor until ``via`` is taken along anchor → via → fix: a mark just
+    past a drinks station is passed after the stop, not during it.
+    """
+    if via is None:
+        return _interpolate(anchor.time, fix.time, fraction)
+    first = distance_m(anchor.lat, anchor.lon, via.lat, via.lon)
+    second = distance_m(via.lat, via.lon, fix.lat, fix.lon)
+    at = fraction * (first + second)
+    if at <= first and first > 0.0:
+        return _interpolate(anchor.time, via.time, at / first)
+    if second <= 0.0:
+        return via.time
+    return _interpolate(via.time, fix.time, (at - first) / second)
+
+
 def _interpolate(start: int, end: int, fraction: float) -> int:
     """The time a fraction of the way from ``start`` to ``end``, in whole ms."""
     return start + round((end - start) * fraction)
 
 
 class _Place:
-    """The fixes since the last anchor: their centroid and mean accuracy.
+    """The fixes since the last anchor: centroid, mean accuracy, the latest.
 
     Mutated in place (one per tracker) so that adding a fix allocates
     nothing. Offsets are summed relative to the first fix, with longitude
@@ -497,6 +521,7 @@ class _Place:
 
     __slots__ = (
         "accuracy",
+        "last",
         "lat",
         "lat0",
         "lon",
@@ -517,6 +542,7 @@ class _Place:
         self.sum_dlat = self.sum_dlon = 0.0
         self.accuracy = self.sum_accuracy = fix.accuracy or 0.0
         self.n = 1
+        self.last = fix
 
     def add(self, fix: Fix) -> None:
         """One more fix at this place: move the centroid, extend the span."""
@@ -533,6 +559,7 @@ class _Place:
         self.lat = self.lat0 + self.sum_dlat / n
         self.lon = _wrap(self.lon0 + self.sum_dlon / n)
         self.accuracy = self.sum_accuracy / n
+        self.last = fix
 
 
 def _wrap(lon: float) -> float:

@@ -18,6 +18,7 @@ snapping to the line's ends.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -91,30 +92,45 @@ class Course:
     # --- construction from files --------------------------------------------
 
     @classmethod
-    def from_gpx(cls, text: str, *, laps: int = 1) -> Course:
-        """A course from GPX text: its track (or route), waypoints as checkpoints."""
-        return cls._from_source(parse_gpx(text), laps)
+    def from_gpx(
+        cls, text: str, *, laps: int = 1, marks: Iterable[tuple[str, float]] = ()
+    ) -> Course:
+        """A course from GPX text: its track (or route), waypoints as checkpoints.
+
+        ``marks`` adds named checkpoints by distance to those in the file.
+        """
+        return cls._from_source(parse_gpx(text), laps, marks)
 
     @classmethod
-    def from_tcx(cls, text: str, *, laps: int = 1) -> Course:
+    def from_tcx(
+        cls, text: str, *, laps: int = 1, marks: Iterable[tuple[str, float]] = ()
+    ) -> Course:
         """A course from TCX text: its trackpoints, course points as checkpoints."""
-        return cls._from_source(parse_tcx(text), laps)
+        return cls._from_source(parse_tcx(text), laps, marks)
 
     @classmethod
-    def from_geojson(cls, text: str, *, laps: int | None = None) -> Course:
+    def from_geojson(
+        cls,
+        text: str,
+        *,
+        laps: int | None = None,
+        marks: Iterable[tuple[str, float]] = (),
+    ) -> Course:
         """A course from GeoJSON text (see :func:`parse_geojson`).
 
         ``laps`` overrides a ``laps`` property in the file; without either, 1.
         """
         source = parse_geojson(text)
-        return cls._from_source(source, laps or source.laps or 1)
+        return cls._from_source(source, laps or source.laps or 1, marks)
 
     @classmethod
-    def _from_source(cls, source: CourseSource, laps: int) -> Course:
+    def _from_source(
+        cls, source: CourseSource, laps: int, marks: Iterable[tuple[str, float]]
+    ) -> Course:
         return cls(
             source.points,
             laps=laps,
-            marks=source.marks,
+            marks=[*source.marks, *marks],
             waypoints=source.waypoints,
             name=source.name,
         )
@@ -139,17 +155,26 @@ class Course:
     def finish(self) -> Checkpoint:
         return self.checkpoints[-1]
 
-    def point_at(self, distance_m: float) -> tuple[float, float]:
-        """``(lat, lon)`` of the place ``distance_m`` along the course (clamped)."""
-        clamped = min(max(distance_m, 0.0), self._length)
-        point = self._line.interpolate(clamped + EXTENSION_M)
-        lon, lat = self._inverse.transform(point.x, point.y)
-        return float(lat), float(lon)
+    def point_at(self, distance_m: float, *, clamp: bool = True) -> tuple[float, float]:
+        """``(lat, lon)`` of the place ``distance_m`` along the course.
+
+        Clamped to the course unless ``clamp`` is False; then distances below
+        0 and above the length lie on the straight extensions (see above).
+        """
+        if clamp:
+            distance_m = min(max(distance_m, 0.0), self._length)
+        point = self._line.interpolate(distance_m + EXTENSION_M)
+        return self.unproject(point.x, point.y)
 
     def project(self, lat: float, lon: float) -> tuple[float, float]:
         """Local plane coordinates ``(x, y)`` in metres of a position."""
         x, y = self._forward.transform(lon, lat)
         return float(x), float(y)
+
+    def unproject(self, x: float, y: float) -> tuple[float, float]:
+        """``(lat, lon)`` of local plane coordinates (the inverse of project)."""
+        lon, lat = self._inverse.transform(x, y)
+        return float(lat), float(lon)
 
     def candidates(
         self, x: float, y: float, low_m: float, high_m: float
@@ -163,13 +188,13 @@ class Course:
         """
         low = max(low_m, -EXTENSION_M)
         high = min(high_m, self._length + EXTENSION_M)
-        first = max(int(np.searchsorted(self._starts, low, side="right")) - 1, 0)
-        last = int(np.searchsorted(self._starts, high, side="left"))
+        first = max(bisect_right(self._start_list, low) - 1, 0)
+        last = bisect_left(self._start_list, high)
         segments = self._segments[first:last]
         starts = self._starts[first:last]
         target = shapely.Point(x, y)
         local = shapely.line_locate_point(segments, target)
-        along = np.clip(starts + local, low, high)
+        along = np.minimum(np.maximum(starts + local, low), high)
         nearest = shapely.line_interpolate_point(segments, along - starts)
         return along, shapely.distance(nearest, target)
 
@@ -240,6 +265,7 @@ class Course:
         self._segments = shapely.linestrings(pairs)
         lengths = shapely.length(self._segments)
         self._starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]) - EXTENSION_M
+        self._start_list: list[float] = self._starts.tolist()
 
     def _make_checkpoints(
         self,

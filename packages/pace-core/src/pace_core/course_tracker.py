@@ -189,9 +189,9 @@ class CourseTracker:
 
     def _step(self, index: int, *, live: bool) -> None:
         """Match the sample at ``index`` (all before it are matched)."""
-        passed = sum(t is not None for t in self.state.passages)
+        reached = self.state.reached
         self._matcher.step(self._samples[index])
-        crossed = sum(t is not None for t in self.state.passages) > passed
+        crossed = self.state.reached > reached
         if crossed or (index + 1) % SNAPSHOT_EVERY == 0:
             self._snapshots.append((index + 1, self.state.copy()))
         self._publish(self._matcher.drain_events(), live=live)

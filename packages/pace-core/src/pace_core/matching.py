@@ -45,7 +45,14 @@ CourseEventKind = Literal[
 
 _INITIAL_WINDOW_M = 300.0
 """How far past the start a runner's first fix may be matched."""
+_BEFORE_GUN_M = 0.001
+"""Before a mass start, progress stays just short of the start line."""
 _SPEED_TAU_S = 60.0
+_PACE_DOUBT = 0.25
+"""Relative doubt in the runner's speed when predicting where a fix should be."""
+_MIN_SIGMA_M = 10.0
+"""Fix errors are correlated and reported accuracies optimistic: never trust
+a fix's distance from the line to better than this."""
 _TREND_TAU_S = 600.0
 
 
@@ -116,6 +123,8 @@ class MatchState:
     stall_anchor: tuple[float, int] | None = None
     stalled: bool = False
     passages: list[int | None] = field(default_factory=list)
+    reached: int = 0
+    """How many checkpoints progress has reached (passed or skipped unseen)."""
 
     def copy(self) -> MatchState:
         return replace(self, passages=list(self.passages))
@@ -147,7 +156,7 @@ class CourseMatcher:
 
     @property
     def finished(self) -> bool:
-        return self.state.passages[-1] is not None
+        return self.state.reached == len(self.course.checkpoints)
 
     @property
     def started(self) -> bool:
@@ -187,16 +196,23 @@ class CourseMatcher:
         low, high = self._window(dt, accuracy)
         along, gap = self.course.candidates(sample.x, sample.y, low, high)
 
-        expected = state.progress_m + state.speed_mps * dt
-        spread = settings.slack_m + 0.5 * state.speed_mps * dt
-        sigma = max(accuracy, 5.0)
-        score = (gap / sigma) ** 2 + ((along - expected) / spread) ** 2
+        # Before the first match there is no progress to expect anything from.
+        sigma = max(accuracy, _MIN_SIGMA_M)
+        score = (gap / sigma) ** 2
+        if state.progress_time is not None:
+            expected = state.progress_m + state.speed_mps * dt
+            spread = settings.slack_m + _PACE_DOUBT * state.speed_mps * dt
+            score = score + ((along - expected) / spread) ** 2
         best = int(np.argmin(score))
         nearest = float(gap.min())
 
+        # A fix that only reaches the window at one of its ends is somewhere
+        # else: ahead is a glitch; behind is the other pass of a hairpin or an
+        # earlier match gone wrong. Neither may refresh the window's anchor.
         chosen = float(along[best])
-        beyond = chosen >= high and high < self.course.length_m + EXTENSION_M
-        if gap[best] > settings.off_course_m or beyond:
+        at_end = chosen >= high and high < self.course.length_m + EXTENSION_M
+        at_start = chosen <= low and low > -EXTENSION_M
+        if gap[best] > settings.off_course_m or at_end or at_start:
             return None, nearest
         return chosen, nearest
 
@@ -216,7 +232,7 @@ class CourseMatcher:
     def _advance(self, time: int, along: float) -> None:
         state = self.state
         if self.starts_at is not None and time < self.starts_at:
-            along = min(along, 0.0)
+            along = min(along, -_BEFORE_GUN_M)
         previous, previous_time = state.progress_m, state.progress_time
         progress = max(previous, along)
         if previous_time is not None:
@@ -238,25 +254,29 @@ class CourseMatcher:
 
     def _cross(self, t0: int | None, p0: float, t1: int, p1: float) -> None:
         """Record every checkpoint between two matched fixes, interpolated."""
-        state = self.state
-        for index, checkpoint in enumerate(self.course.checkpoints):
-            if state.passages[index] is not None or checkpoint.distance_m > p1:
-                continue
+        state, checkpoints = self.state, self.course.checkpoints
+        while state.reached < len(checkpoints):
+            index, checkpoint = state.reached, checkpoints[state.reached]
+            if checkpoint.distance_m > p1:
+                break
+            state.reached += 1
             when = self._crossing_time(index, t0, p0, t1, p1)
             state.passages[index] = when
-            if when is None:
-                continue
-            kind: CourseEventKind = (
-                "finished" if index == len(state.passages) - 1 else "checkpoint"
-            )
-            self._events.append(
-                CourseEvent(kind, when, checkpoint.distance_m, checkpoint.name)
-            )
             if index == 0:
                 state.stall_anchor = (max(p1, 0.0), t1)
-        if self.finished:
+            if when is not None:
+                self._announce(index, when)
+
+    def _announce(self, index: int, when: int) -> None:
+        checkpoint = self.course.checkpoints[index]
+        last = index == len(self.course.checkpoints) - 1
+        kind: CourseEventKind = "finished" if last else "checkpoint"
+        self._events.append(
+            CourseEvent(kind, when, checkpoint.distance_m, checkpoint.name)
+        )
+        if last:
             # The flags are about a runner still out on the course.
-            state.off_course = state.stalled = False
+            self.state.off_course = self.state.stalled = False
 
     def _crossing_time(
         self, index: int, t0: int | None, p0: float, t1: int, p1: float

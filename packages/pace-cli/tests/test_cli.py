@@ -75,6 +75,36 @@ def test_add_runner_and_show_standings(
     assert "Ada" in shown and "waiting" in shown
 
 
+def test_race_end_marks_the_race_ended(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``race end`` with the organiser token ends the race for good."""
+    race = _json_out(
+        capsys, ["race", "create", "Short", "--json", "--server", service.url]
+    )
+    race_id = str(race["id"])
+
+    status = main(
+        [
+            "race",
+            "end",
+            race_id,
+            "--token",
+            str(race["organizer_token"]),
+            "--server",
+            service.url,
+        ]
+    )
+    printed = capsys.readouterr().out
+    shown = _json_out(
+        capsys, ["race", "show", race_id, "--json", "--server", service.url]
+    )
+
+    assert status == 0
+    assert f"race {race_id}: ended" in printed
+    assert shown["status"] == "ended"
+
+
 def test_wrong_organizer_token_is_a_clear_error(
     service: Service, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -171,6 +171,17 @@ def race_show(
     _console().print(standings_table(body))
 
 
+@race_app.command("end")
+def race_end(
+    race_id: str,
+    token: Annotated[str, typer.Option("--token", help="The race's organiser token.")],
+    server: Server = DEFAULT_SERVER,
+) -> None:
+    """End a race: from now on its points are refused with ``race_ended``."""
+    body = _run(lambda s: api.end_race(s, server, race_id, token))
+    _console().print(f"race {race_id}: {body.get('status', 'ended')}")
+
+
 @app.command()
 def simulate(
     files: Annotated[list[Path], typer.Argument(help="GPX, TCX or FIT recordings.")],

@@ -4,17 +4,71 @@ Names follow ``pace_<thing>_<unit>`` with ``_total`` on counters. The
 registry comes from :func:`pace_servicekit.new_registry`, which adds the
 ``process_*`` metrics (``process_cpu_seconds_total`` is what the per-point
 cost in docs/architecture.md was measured with).
+
+The counters touched several times per WebSocket message (messages, bytes,
+points by outcome) are plain integers in a :class:`Tally`, read by a custom
+collector at scrape time: a prometheus_client ``Counter.inc`` takes a lock and
+a few calls, and at one point per message those increments were a quarter of
+the service's CPU. Everything runs on the event loop thread, so plain ``+=``
+is safe here.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator
 
-__all__ = ["Metrics"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["Metrics", "Tally"]
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BROADCAST = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 _BATCH = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 20000)
+ROLES = ("runner", "spectator")
+
+
+class Tally(Collector):
+    """Hot-path counters as plain ints, exported as Prometheus counters."""
+
+    def __init__(self) -> None:
+        self.ws: dict[tuple[str, str], list[int]] = {
+            (direction, role): [0, 0] for direction in ("in", "out") for role in ROLES
+        }
+        """``[messages, bytes]`` by (direction, role); sessions hold the lists."""
+        self.received = 0
+        self.accepted = 0
+        self.rejected: dict[str, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            "pace_ws_messages", "WebSocket messages.", labels=["direction", "role"]
+        )
+        size = CounterMetricFamily(
+            "pace_ws_bytes", "WebSocket payload bytes.", labels=["direction", "role"]
+        )
+        for (direction, role), (count, total) in self.ws.items():
+            messages.add_metric([direction, role], count)
+            size.add_metric([direction, role], total)
+        rejected = CounterMetricFamily(
+            "pace_points_rejected", "Points not counted, by reason.", labels=["reason"]
+        )
+        for reason, count in sorted(self.rejected.items()):
+            rejected.add_metric([reason], count)
+        yield messages
+        yield size
+        yield CounterMetricFamily(
+            "pace_points_received",
+            "Points received, resends included.",
+            value=self.received,
+        )
+        yield CounterMetricFamily(
+            "pace_points_accepted",
+            "Points counted in the live distance.",
+            value=self.accepted,
+        )
+        yield rejected
 
 
 class Metrics:
@@ -22,36 +76,14 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         r = registry
+        self.tally = Tally()
+        r.register(self.tally)
         self.connected_clients = Gauge(
             "pace_connected_clients", "Open WebSockets by role.", ["role"], registry=r
         )
         self.disconnected_clients = Gauge(
             "pace_disconnected_clients",
             "Runners who dropped mid-race and have not come back (this instance).",
-            registry=r,
-        )
-        self.points_received = Counter(
-            "pace_points_received", "Points received, resends included.", registry=r
-        )
-        self.points_accepted = Counter(
-            "pace_points_accepted", "Points counted in the live distance.", registry=r
-        )
-        self.points_rejected = Counter(
-            "pace_points_rejected",
-            "Points not counted, by reason.",
-            ["reason"],
-            registry=r,
-        )
-        self.ws_messages = Counter(
-            "pace_ws_messages",
-            "WebSocket messages.",
-            ["direction", "role"],
-            registry=r,
-        )
-        self.ws_bytes = Counter(
-            "pace_ws_bytes",
-            "WebSocket payload bytes.",
-            ["direction", "role"],
             registry=r,
         )
         self.ingest_to_broadcast = Histogram(
@@ -93,25 +125,13 @@ class Metrics:
         self.broker_errors = Counter(
             "pace_broker_errors", "Failed broker operations.", registry=r
         )
-        self.ws_in = {
-            role: (
-                self.ws_messages.labels("in", role),
-                self.ws_bytes.labels("in", role),
-            )
-            for role in ("runner", "spectator")
-        }
-        self.ws_out = {
-            role: (
-                self.ws_messages.labels("out", role),
-                self.ws_bytes.labels("out", role),
-            )
-            for role in ("runner", "spectator")
-        }
-        self._rejected: dict[str, Counter] = {}
+        for role in ROLES:
+            self.connected_clients.labels(role)
 
-    def rejected(self, reason: str) -> Counter:
-        """The rejected-points counter of ``reason``, its child cached (hot path)."""
-        child = self._rejected.get(reason)
-        if child is None:
-            child = self._rejected[reason] = self.points_rejected.labels(reason)
-        return child
+    def ws_in(self, role: str) -> list[int]:
+        """``[messages, bytes]`` received on ``role`` sockets, to add to."""
+        return self.tally.ws[("in", role)]
+
+    def ws_out(self, role: str) -> list[int]:
+        """``[messages, bytes]`` sent on ``role`` sockets, to add to."""
+        return self.tally.ws[("out", role)]

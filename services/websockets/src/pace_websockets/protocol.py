@@ -29,7 +29,7 @@ class Code(enum.StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     REPLACED = "replaced"
     SHUTTING_DOWN = "shutting_down"
-    UNEXPECTED_MESSAGE = "unexpected_message"
+    INTERNAL = "internal_error"
 
 
 class Close(enum.IntEnum):

@@ -70,8 +70,8 @@ class RunnerSession:
         self.view: RaceView | None = None
         self.replaced = False
         self._last_stats = 0.0
-        self._out = service.metrics.ws_out["runner"]
-        self._in = service.metrics.ws_in["runner"]
+        self._out = service.metrics.ws_out("runner")
+        self._in = service.metrics.ws_in("runner")
 
     @property
     def ids(self) -> dict[str, str]:
@@ -92,6 +92,9 @@ class RunnerSession:
             pass
         except (ConnectionError, asyncio.CancelledError):
             await self.ws.close(code=Close.GOING_AWAY)
+        except Exception:
+            log.exception("runner session failed", extra=self.ids)
+            await self.fail(Code.INTERNAL, "server error", Close.INTERNAL)
         finally:
             gauge.dec()
             await self._leave()
@@ -100,8 +103,8 @@ class RunnerSession:
 
     async def send(self, message: Ack | Welcome | Stats | Error | Reconnect) -> None:
         data = encode(message)
-        self._out[0].inc()
-        self._out[1].inc(len(data))
+        self._out[0] += 1
+        self._out[1] += len(data)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.send_frame(data, WSMsgType.TEXT)
 
@@ -121,8 +124,8 @@ class RunnerSession:
             ) from None
         if msg.type is WSMsgType.TEXT:
             data: str = msg.data
-            self._in[0].inc()
-            self._in[1].inc(len(data))
+            self._in[0] += 1
+            self._in[1] += len(data)
             if len(data) > self.settings.max_frame_bytes:
                 raise await self.fail(
                     Code.FRAME_TOO_LARGE,
@@ -272,14 +275,12 @@ class RunnerSession:
             raise await self.fail(Code.RACE_ENDED, "the race has ended", Close.NORMAL)
 
     def _count(self, received: int, judged: Judged) -> None:
-        m = self.service.metrics
-        m.points_received.inc(received)
-        if judged.accepted:
-            m.points_accepted.inc(judged.accepted)
-        for reason in judged.refused:
-            m.rejected(reason).inc()
-        for reason in judged.stored_reasons:
-            m.rejected(reason).inc()
+        tally = self.service.metrics.tally
+        tally.received += received
+        tally.accepted += judged.accepted
+        rejected = tally.rejected
+        for reason in (*judged.refused, *judged.stored_reasons):
+            rejected[reason] = rejected.get(reason, 0) + 1
 
     async def _commit(
         self, state: RunnerState, judged: Judged, live: _Live | None

@@ -37,7 +37,7 @@ class SpectatorSession:
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._resync = False
-        self._out = service.metrics.ws_out["spectator"]
+        self._out = service.metrics.ws_out("spectator")
 
     def offer(self, frame: bytes) -> None:
         """Queue a frame without waiting; past the limit, resync with a snapshot."""
@@ -74,7 +74,7 @@ class SpectatorSession:
         """Spectators send nothing; reading only notices when they leave."""
         async for msg in self.ws:
             if msg.type is WSMsgType.BINARY or msg.type is WSMsgType.TEXT:
-                self.service.metrics.ws_in["spectator"][0].inc()
+                self.service.metrics.ws_in("spectator")[0] += 1
 
     async def _write(self) -> None:
         try:
@@ -93,8 +93,8 @@ class SpectatorSession:
             await self.ws.close(code=Close.GOING_AWAY)
 
     async def _send(self, frame: bytes) -> None:
-        self._out[0].inc()
-        self._out[1].inc(len(frame))
+        self._out[0] += 1
+        self._out[1] += len(frame)
         await self.ws.send_frame(frame, WSMsgType.TEXT)
 
     async def go_away(self) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fitdecode
 import pytest
 from pace_cli.main import main
 
@@ -275,3 +276,46 @@ def test_serve_runs_the_service_until_sigterm(tmp_path: Path) -> None:
 
     assert status == 0
     assert svc.db.exists()
+
+
+def _fit_times_s(path: Path) -> list[float]:
+    """Timestamps of the positioned records, read straight with fitdecode."""
+    times = []
+    with fitdecode.FitReader(str(path)) as reader:
+        for frame in reader:
+            if not isinstance(frame, fitdecode.FitDataMessage):
+                continue
+            positioned = frame.get_value("position_lat", fallback=None) is not None
+            if frame.name == "record" and positioned:
+                times.append(frame.get_value("timestamp").timestamp())
+    return times
+
+
+def test_simulate_reports_what_the_server_refused(
+    service: Service, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The FIT file's stale-clock fixes (20 days before the rest) come back as
+    ``too_old`` rejections with their seqs; the run still completes."""
+    path = GPX / "runalyze_fit_run_clock_jump_20_days.fit"
+    times = _fit_times_s(path)
+    two_days = 2 * 86400
+    expected = {i for i, t in enumerate(times, start=1) if times[-1] - t > two_days}
+    report = tmp_path / "report.json"
+
+    status = main(
+        [
+            "simulate",
+            str(path),
+            "--fast",
+            "--server",
+            service.url,
+            "--report",
+            str(report),
+        ]
+    )
+
+    runner = json.loads(report.read_text())["runners"][0]
+    assert status == 0
+    assert {int(seq) for seq in runner["rejected"]} == expected
+    assert set(runner["rejected"].values()) == {"too_old"}
+    assert f"rejected: {len(expected)} too_old" in capsys.readouterr().out

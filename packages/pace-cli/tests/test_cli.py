@@ -15,6 +15,9 @@ from .conftest import Service
 
 REPO = Path(__file__).resolve().parents[3]
 GPX = REPO.parent / "shared" / "data" / "gpx"
+REGATTA_YURY = (
+    REPO / "data" / "recordings" / "regatta_gin_sul_2024_participant_yury.gpx"
+)
 
 
 def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, object]:
@@ -104,6 +107,36 @@ def test_race_end_marks_the_race_ended(
     assert status == 0
     assert f"race {race_id}: ended" in printed
     assert shown["status"] == "ended"
+
+
+def test_simulate_fails_when_a_runner_is_refused(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Joining a race that has ended: points unanswered, exit status 1."""
+    race = _json_out(
+        capsys, ["race", "create", "Over", "--json", "--server", service.url]
+    )
+    race_id, token = str(race["id"]), str(race["organizer_token"])
+    assert (
+        main(["race", "end", race_id, "--token", token, "--server", service.url]) == 0
+    )
+
+    status = main(
+        [
+            "simulate",
+            str(REGATTA_YURY),
+            "--fast",
+            "--race",
+            race_id,
+            "--organizer-token",
+            token,
+            "--server",
+            service.url,
+        ]
+    )
+
+    assert status == 1
+    assert "failed: race_ended" in capsys.readouterr().out
 
 
 def test_wrong_organizer_token_is_a_clear_error(

@@ -265,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pace`` with ``argv`` (default: the process's); returns the exit status."""
     args = None if argv is None else list(argv)
     try:
-        app(args=args, prog_name="pace", standalone_mode=False)
+        # Outside standalone mode click returns the code of a typer.Exit.
+        result = app(args=args, prog_name="pace", standalone_mode=False)
     except _Failed as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         return exc.status
@@ -276,4 +277,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         return 130
-    return 0
+    return result if isinstance(result, int) else 0

@@ -106,9 +106,15 @@ async def _shutdown(app: web.Application) -> None:
     """Ack what is in flight, then send every client elsewhere."""
     service = app[SERVICE]
     service.shutting_down = True
+    grace = service.settings.shutdown_grace_s
     if service.committer is not None:
-        await service.committer.drain()
-    await asyncio.sleep(0)  # let sessions woken by the last commit send their acks
+        try:
+            await asyncio.wait_for(service.committer.drain(), grace / 2)
+        except TimeoutError:
+            log.warning("commits still pending at shutdown: they will not be acked")
+    # Let the sessions woken by the last commit send their acks; an ack lost
+    # here only means the client resends points the server already holds.
+    await asyncio.sleep(0.05)
     clients: list[RunnerSession | SpectatorSession] = [
         *service.sessions.values(),
         *service.spectators,
@@ -154,10 +160,10 @@ async def spectator_ws(request: web.Request) -> web.WebSocketResponse:
     race = await service.db.get_race(race_id)
     if race is None:
         raise ApiError(404, f"no race {race_id!r}")
-    ws = _socket(service)
-    await ws.prepare(request)
-    view = await service.fanout.acquire(race)
+    view = await service.fanout.acquire(race)  # before the upgrade: errors are 503s
     try:
+        ws = _socket(service)
+        await ws.prepare(request)
         await SpectatorSession(service, ws, view).run()
     finally:
         await service.fanout.release(view)

@@ -70,6 +70,7 @@ class RunnerSession:
         self.view: RaceView | None = None
         self.replaced = False
         self._last_stats = 0.0
+        self._debug = log.isEnabledFor(logging.DEBUG)
         self._out = service.metrics.ws_out("runner")
         self._in = service.metrics.ws_in("runner")
 
@@ -264,6 +265,14 @@ class RunnerSession:
         judged.rejected.extend(bad)
         judged.refused.extend(r.reason for r in bad)
         self._count(count, judged)
+        if self._debug:
+            log.debug(
+                "batch of %d: %d stored, %d refused",
+                count,
+                len(judged.rows),
+                len(judged.rejected),
+                extra=self.ids,
+            )
         events = state.tracker.drain_events()
         live = self._standing(state) if judged.rows else None
         await self._commit(state, judged, live)

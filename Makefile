@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # run-% and deploy-% stay out of .PHONY: make skips pattern rules for phony targets.
 .PHONY: install test test-fast test-faults lint format bench bench-quick \
-        soak observe new-service browser prometheus clean help
+        soak observe new-service browser prometheus haproxy clean help
 
 help:
 	@echo "make run-websockets   start the live race service (SQLite, in-process fan-out)"
@@ -52,7 +52,11 @@ browser:
 prometheus:
 	@bash scripts/ensure-system-packages.sh prometheus
 
-test: install browser prometheus
+# The scale-out tests put deploy/haproxy.cfg in front of two instances.
+haproxy:
+	@bash scripts/ensure-system-packages.sh haproxy
+
+test: install browser prometheus haproxy
 	$(RUN) pytest -m "not faults" $(PYTEST_ARGS)
 	$(MAKE) bench-quick
 

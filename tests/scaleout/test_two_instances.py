@@ -9,8 +9,6 @@ B's final standing must equal the engine fed the same points in-process.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import gpxpy
 import msgspec
 import pytest
 from pace_core import messages
 from pace_core.engine import Fix, RaceRules, Tracker
 from pace_core.filtering import Limits, check_point
+from scaleout_kit import Frame, Runner, Spectator, batches, fix_ms, post, stored_seqs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -34,10 +32,8 @@ RECORDING = (
 )
 TARGET_M = 3000.0
 """Half the 6.1 km loop: the runner finishes on B, after the failover."""
-BATCH = 10
 KILL_AFTER_BATCHES = 12
 TICK_S = 0.5
-Frame = dict[str, Any]
 
 
 def recording_points() -> list[Frame]:
@@ -73,105 +69,6 @@ def reference(points: list[Frame]) -> Tracker:
         if check_point(point, now, Limits()) is None:
             tracker.add(Fix.from_point(point))
     return tracker
-
-
-class Spectator:
-    """A spectator socket whose frames are collected with their arrival time."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.frames: list[tuple[float, Frame]] = []
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                self.frames.append((time.monotonic(), json.loads(msg.data)))
-
-    def seen_fix_at(self, participant_id: str, fix_ms: int) -> float | None:
-        """When a frame first showed the participant at (or past) ``fix_ms``."""
-        for at, frame in self.frames:
-            for standing in frame.get("standings", ()):
-                position = standing.get("position")
-                if (
-                    standing["participant_id"] == participant_id
-                    and position is not None
-                    and position[2] >= fix_ms
-                ):
-                    return at
-        return None
-
-    async def wait_fix(
-        self, participant_id: str, fix_ms: int, timeout_s: float
-    ) -> float:
-        deadline = time.monotonic() + timeout_s
-        while (at := self.seen_fix_at(participant_id, fix_ms)) is None:
-            assert time.monotonic() < deadline, f"no frame with fix {fix_ms}"
-            await asyncio.sleep(0.01)
-        return at
-
-    def events(self, kind: str) -> list[Frame]:
-        return [
-            f for _, f in self.frames if f["type"] == "event" and f["event"] == kind
-        ]
-
-
-class Runner:
-    """A runner socket speaking the protocol: hello, points, acks."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, welcome: Frame) -> None:
-        self.ws, self.welcome = ws, welcome
-        self.acked = 0
-
-    @classmethod
-    async def connect(
-        cls, http: aiohttp.ClientSession, base: str, token: str
-    ) -> Runner:
-        ws = await http.ws_connect(base + "/ws/runner")
-        await ws.send_json({"type": "hello", "token": token})
-        welcome = await ws.receive_json(timeout=10)
-        assert welcome["type"] == "welcome", welcome
-        return cls(ws, welcome)
-
-    async def send(self, batch: list[Frame]) -> None:
-        await self.ws.send_json({"type": "points", "points": batch})
-
-    async def wait_ack(self, seq: int, timeout_s: float = 20) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.acked < seq:
-            frame = await self.ws.receive_json(timeout=deadline - time.monotonic())
-            if frame["type"] == "ack":
-                assert not frame.get("rejected"), frame
-                self.acked = max(self.acked, frame["seq"])
-            assert frame["type"] != "error", frame
-
-
-def batches(points: list[Frame]) -> list[list[Frame]]:
-    return [points[i : i + BATCH] for i in range(0, len(points), BATCH)]
-
-
-def fix_ms(point: Frame) -> int:
-    return int(datetime.fromisoformat(point["time"]).timestamp() * 1000)
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: Frame, **kw: Any) -> Frame:
-    async with http.post(url, json=body, **kw) as response:
-        assert response.status == 201, await response.text()
-        result: Frame = await response.json()
-        return result
-
-
-async def stored_seqs(pg_url: str, participant_id: str) -> list[int]:
-    server, schema = pg_url.split("?schema=")
-    conn = await asyncpg.connect(server, server_settings={"search_path": schema})
-    try:
-        rows = await conn.fetch(
-            "SELECT seq FROM points WHERE participant_id = $1 ORDER BY seq",
-            participant_id,
-        )
-    finally:
-        await conn.close()
-    return [row[0] for row in rows]
 
 
 async def test_runner_moves_to_the_other_instance(

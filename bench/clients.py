@@ -132,10 +132,13 @@ class Runner:
         self.unacked.append((self.seq, sent_ns))
         self.unseen.append((now_ms, sent_ns))
         self.counters.sent += 1
-        await ws.send_str(
-            f'{{"type":"points","points":[{{"seq":{self.seq},"time":"{stamp}",'
-            f'"lat":{lat:.7f},"lon":{lon:.7f},"accuracy":5.0,"speed":3.0}}]}}'
-        )
+        try:
+            await ws.send_str(
+                f'{{"type":"points","points":[{{"seq":{self.seq},"time":"{stamp}",'
+                f'"lat":{lat:.7f},"lon":{lon:.7f},"accuracy":5.0,"speed":3.0}}]}}'
+            )
+        except (ConnectionError, aiohttp.ClientError):
+            self.ws = None
 
     def seen(self, time_ms: int, now_ns: int) -> None:
         """A feed frame carried this runner at ``time_ms``: every older fix arrived."""

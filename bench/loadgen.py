@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -128,16 +129,24 @@ class Worker:
             self.max_lag_ms = max(self.max_lag_ms, lag * 1000)
             await asyncio.sleep(max(0.0, -lag))
 
+    def _sender_error(self) -> str | None:
+        sender = self.sender
+        if sender is None or not sender.done() or sender.cancelled():
+            return None
+        return repr(sender.exception())
+
     def mark(self) -> Any:
         """The counters since the previous mark, then start them afresh."""
         report = asdict(self.counters)
         report.update(
+            at=time.monotonic(),
             cpu_s=cpu_seconds(),
             wait_s=wait_seconds(),
             unacked=sum(len(r.unacked) for r in self.runners),
             runners=sum(r.ws is not None for r in self.runners),
             spectators=len(self.spectators),
             max_lag_ms=self.max_lag_ms,
+            sender_error=self._sender_error(),
         )
         fresh = Counters()
         for name in report.keys() & vars(fresh).keys():
@@ -158,11 +167,12 @@ class Worker:
     async def stop(self) -> Any:
         if self.sender is not None:
             self.sender.cancel()
-        for runner in self.runners:
-            if runner.ws is not None:
-                await runner.ws.close()
-        for spectator in self.spectators:
-            await spectator.close()
+        closing = [r.ws.close() for r in self.runners if r.ws is not None]
+        closing += [s.close() for s in self.spectators]
+        # A loaded server may take long to answer each close frame: give up
+        # after a few seconds and let the session drop the rest.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 5)
         await self.session.close()
         return {"stopped": True}
 

@@ -36,6 +36,8 @@ class Plan:
     storage_seconds: float
     profile_s: float
     profile_runners: int
+    bare_runners: tuple[int, ...] = ()
+    """Loads for the bare floor (only its CPU per point is compared)."""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -56,6 +58,7 @@ QUICK = Plan(
     storage_seconds=1.0,
     profile_s=0.0,
     profile_runners=0,
+    bare_runners=(50,),
 )
 
 FULL = Plan(
@@ -64,15 +67,16 @@ FULL = Plan(
     audiences=(1_000, 100),
     peers=("bare", "fastapi", "node"),
     windows=3,
-    window_s=8.0,
-    warmup_s=4.0,
+    window_s=6.0,
+    warmup_s=3.0,
     ramp_per_s=500.0,
     capacity_audience=1_000,
-    peer_ladder=(25, 50, 100, 200, 400, 800),
-    pace_ladder=(12_500, 15_000),
+    peer_ladder=(50, 100, 200, 400),
+    pace_ladder=(),
     storage_backends=("sqlite", "postgres"),
     storage_batches=(100, 1_000, 5_000),
-    storage_seconds=3.0,
+    storage_seconds=2.0,
     profile_s=10.0,
     profile_runners=10_000,
+    bare_runners=(1_000, 10_000),
 )

@@ -24,7 +24,7 @@ import uvloop
 from bench import capacity, environment, report, storage
 from bench.plans import FULL, QUICK, Plan
 from bench.scenario import Load, run_session
-from bench.servers import ROOT, BenchError
+from bench.servers import ROOT
 
 __all__ = ["main", "run_plan"]
 
@@ -44,8 +44,10 @@ async def guarded_session(load: Load, workdir: Path) -> dict[str, Any]:
         return await asyncio.wait_for(
             run_session(load, workdir), session_budget_s(load)
         )
-    except (TimeoutError, BenchError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+    except Exception as exc:
+        # Overload shows up as timeouts and refused connections: a result.
+        # Anything else is kept too, and check_harness reports it.
+        reason = "timed out" if isinstance(exc, TimeoutError) else repr(exc)
         print(f"  {load.kind} R={load.runners}: did not complete: {reason}", flush=True)
         return {"kind": load.kind, "runners": load.runners, "failed": reason}
 
@@ -71,7 +73,8 @@ async def city(plan: Plan, workdir: Path) -> list[dict[str, Any]]:
     sessions = []
     for kind in ("pace", *plan.peers):
         audiences = (plan.audiences[0],) if kind == "bare" else plan.audiences
-        for runners in plan.city_runners:
+        loads = plan.bare_runners if kind == "bare" else plan.city_runners
+        for runners in loads:
             print(f"city: {kind} R={runners} S={audiences}", flush=True)
             result = await guarded_session(
                 load_for(plan, kind, runners, audiences), workdir
@@ -91,7 +94,10 @@ async def run_plan(plan: Plan, workdir: Path) -> dict[str, Any]:
     )
     batches = storage.batch_sizes(plan, results["city"])
     results["storage"] = await storage.measure(plan, batches, workdir)
-    results["goals"] = report.goals(results)
+    try:
+        results["goals"] = report.goals(results)
+    except Exception as exc:
+        results["goals"] = {"error": {"met": None, "evidence": repr(exc)}}
     results["meta"]["duration_s"] = time.time() - started
     results["meta"]["load_after"] = environment.loadavg()
     return results

@@ -10,6 +10,7 @@ lets the load settle, then measures consecutive windows: server CPU from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -98,7 +99,13 @@ class Generator:
                 raise BenchError(f"load generator died during {cmd['cmd']}")
             return json.loads(line)
 
-        return await asyncio.gather(*map(one, self.procs, commands))
+        started = time.monotonic()
+        answers = await asyncio.gather(*map(one, self.procs, commands))
+        if commands[0]["cmd"] in ("runners", "spectators", "drain"):
+            took = time.monotonic() - started
+            name = commands[0]["cmd"]
+            print(f"    {name}: {took:.1f} s", file=sys.stderr, flush=True)
+        return answers
 
     async def all(self, **cmd: Any) -> list[Any]:
         return await self.ask([dict(cmd) for _ in self.procs])
@@ -124,10 +131,18 @@ def _spread(total: int, parts: int) -> list[int]:
 
 
 async def _scrape(server: Server) -> dict[str, Any]:
+    """Pace's histograms, or nothing if it is too loaded to answer in 5 s."""
     if server.kind != "pace":
         return {}
-    async with aiohttp.ClientSession() as http, http.get(f"{server.http}/metrics") as r:
-        return parse_histograms(await r.text(), _HISTOGRAMS)
+    timeout = aiohttp.ClientTimeout(total=5)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(f"{server.http}/metrics") as resp,
+        ):
+            return parse_histograms(await resp.text(), _HISTOGRAMS)
+    except (TimeoutError, aiohttp.ClientError):
+        return {}
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -166,6 +181,9 @@ def summarise(
             "spectators",
         )
     }
+    errors = [m["sender_error"] for m in marks if m.get("sender_error")]
+    if errors:
+        raise BenchError(f"load generator stopped sending: {errors[0]}")
     acks = [v for m in marks for v in m["ack_ms"]]
     p2s = [v for m in marks for v in m["p2s_ms"]]
     result = {
@@ -185,8 +203,9 @@ def summarise(
         "server_cpu_util": server_cpu_s / duration,
         "server_us_per_point": server_cpu_s * 1e6 / max(total["acked"], 1),
         "server_cpu_wait_frac": server_wait_s / duration,
-        "generator_cpu_util_max": max(m["gen_cpu_s"] for m in marks) / duration,
-        "generator_cpu_wait_frac_max": max(m["gen_wait_s"] for m in marks) / duration,
+        "server_cpu_share": server_cpu_s / max(server_cpu_s + server_wait_s, 1e-9),
+        "generator_cpu_util_max": max(m["gen_cpu_util"] for m in marks),
+        "generator_cpu_wait_frac_max": max(m["gen_wait_frac"] for m in marks),
         "generator_max_lag_ms": max(m["max_lag_ms"] for m in marks),
         "unacked_start": unacked_before,
         "unacked_end": total["unacked"],
@@ -195,10 +214,12 @@ def summarise(
         total["unacked"] - unacked_before > 0.05 * runners
         or total["acked"] < 0.97 * runners * duration
     )
-    for name, hist in after.items():
-        delta = histogram_delta(hist, before.get(name))
-        result[f"{name}_mean"] = delta.mean()
-        result[f"{name}_p99"] = delta.quantile(0.99)
+    for name in _HISTOGRAMS:
+        if name in after and name in before:
+            delta = histogram_delta(after[name], before[name])
+            p99 = delta.quantile(0.99)
+            result[f"{name}_mean"] = delta.mean()
+            result[f"{name}_p99"] = p99 if p99 is not None and p99 < math.inf else None
     return result
 
 
@@ -223,8 +244,10 @@ async def _measure(gen: Generator, server: Server, load: Load) -> list[dict[str,
         )
         metrics1 = await _scrape(server)
         for mark, prev in zip(marks, last, strict=True):
-            mark["gen_cpu_s"] = mark["cpu_s"] - prev["cpu_s"]
-            mark["gen_wait_s"] = mark["wait_s"] - prev["wait_s"]
+            # The worker's own interval: a starved worker answers marks late.
+            interval = max(mark["at"] - prev["at"], 1e-3)
+            mark["gen_cpu_util"] = (mark["cpu_s"] - prev["cpu_s"]) / interval
+            mark["gen_wait_frac"] = (mark["wait_s"] - prev["wait_s"]) / interval
         windows.append(
             summarise(
                 marks,
@@ -346,17 +369,18 @@ async def _drive(
         if load.profile_s and audience == load.spectators[0]:
             session["profile"] = await _profile(server, load, workdir)
     session["rss_end_kib"] = rss_kib(server.pid)
-    drained = await gen.all(cmd="drain", timeout_s=10.0)
+    drained = await gen.all(cmd="drain", timeout_s=5.0)
     session["unacked_after_drain"] = sum(d["unacked"] for d in drained)
-    await gen.all(cmd="stop")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(gen.all(cmd="stop"), 8)
     return session
 
 
 def median_of(windows: list[dict[str, Any]]) -> dict[str, Any]:
     """Each figure's median over the windows (booleans: true if any window was)."""
     merged: dict[str, Any] = {}
-    for key in windows[0]:
-        values = [w[key] for w in windows if w[key] is not None]
+    for key in dict.fromkeys(k for w in windows for k in w):
+        values = [w[key] for w in windows if w.get(key) is not None]
         if values and isinstance(values[0], bool):
             merged[key] = any(values)
         else:

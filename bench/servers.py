@@ -121,7 +121,7 @@ async def running(
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), 15)
+            await asyncio.wait_for(proc.wait(), 5)
         except TimeoutError:
             proc.kill()
             await proc.wait()

@@ -68,12 +68,23 @@ def _versions() -> dict[str, str]:
     return found | _node_versions()
 
 
+def _commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=NODE_PEER,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() or "unknown"
+
+
 def describe(plan: Plan) -> dict[str, Any]:
     """Command, time, cores, CPU model, load before the run and every version."""
     return {
         "command": f"python -m bench.run --{plan.name}  (make bench"
         + ("-quick)" if plan.name == "quick" else ")"),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": _commit(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
         "cpu_model": _cpu_model(),

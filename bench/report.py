@@ -230,7 +230,8 @@ def meta_block(results: dict[str, Any]) -> str:
     load = lambda xs: " / ".join(f"{x:.1f}" for x in xs)  # noqa: E731
     return (
         f"- command: `{meta['command']}`, started {meta['started_utc']}, "
-        f"took {meta.get('duration_s', 0) / 60:.1f} min\n"
+        f"took {meta.get('duration_s', 0) / 60:.1f} min, at commit "
+        f"{meta.get('commit', '?')}\n"
         f"- machine: {meta['cores']} cores ({meta['cpu_model']}), Linux "
         f"{meta['kernel']}; server pinned to one core, load generator to the other\n"
         f"- load average (1/5/15 min) before {load(meta['load_before'])}, after "

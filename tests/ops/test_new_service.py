@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tomllib
 from pathlib import Path
@@ -240,3 +241,26 @@ def test_new_service_dockerfile_builds_a_serving_environment(
 
     assert status == 200
     assert f'pace_{NAME}_requests_total{{route="/healthz"}}' in body
+
+
+@pytest.mark.slow
+def test_make_run_starts_the_new_service(scratch: Path, ops: Any) -> None:
+    """``make run-throwaway`` serves /healthz and /metrics on PACE_PORT."""
+    port = ops.free_port()
+    proc = subprocess.Popen(
+        ["make", "-s", f"run-{NAME}"],
+        cwd=scratch,
+        env={**clean_env(), "PACE_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        ops.wait_http(f"http://127.0.0.1:{port}/healthz", timeout_s=120, proc=proc)
+        status, body = ops.http_get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    assert status == 200
+    assert "process_cpu_seconds_total" in body

@@ -45,9 +45,12 @@ _POINT_COLUMNS = (
     "participant_id, seq, time, lat, lon, alt, accuracy, speed, heading,"
     " received_at, reason"
 )
+# ON CONFLICT DO NOTHING skips only resent (participant_id, seq) pairs; INSERT
+# OR IGNORE would also skip a row breaking NOT NULL, silently losing a point.
 _INSERT_POINTS = (
-    f"INSERT OR IGNORE INTO points ({_POINT_COLUMNS})"
+    f"INSERT INTO points ({_POINT_COLUMNS})"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (participant_id, seq) DO NOTHING"
 )
 _UPSERT_SNAPSHOT = (
     "INSERT INTO snapshots (participant_id, data) VALUES (?, ?)"

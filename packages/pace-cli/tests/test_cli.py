@@ -352,3 +352,13 @@ def test_simulate_reports_what_the_server_refused(
     assert {int(seq) for seq in runner["rejected"]} == expected
     assert set(runner["rejected"].values()) == {"too_old"}
     assert f"rejected: {len(expected)} too_old" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in the command gives the usage line and status 2, no traceback."""
+    status = main(["simulat", "x.gpx"])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "No such command 'simulat'" in err
+    assert "Traceback" not in err

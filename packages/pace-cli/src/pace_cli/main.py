@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import aiohttp
-import click
 import typer
 from pace_client import api
 from pace_client.errors import PaceClientError, RecordingError
@@ -270,11 +269,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Failed as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         return exc.status
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         return 130
+    except typer.TyperException as exc:
+        # Usage errors: typer's vendored click shows them with the usage line.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            Console(stderr=True).print(f"error: {exc.format_message()}")
+        return exc.exit_code
     return result if isinstance(result, int) else 0

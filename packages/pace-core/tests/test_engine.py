@@ -435,3 +435,23 @@ def test_a_split_time_ignores_a_long_stop_before_the_mark() -> None:
     feed(tracker, run + stop + on)
     split = tracker.view().splits[0]
     assert stop[-1].time - 1000 <= split.time <= on[5].time
+
+
+def test_a_tracker_exposes_its_rules_and_limits() -> None:
+    """rules and limits are what it was built with (defaults when omitted)."""
+    rules = RaceRules(target_distance_m=5000.0)
+    tracker = Tracker(rules)
+    assert tracker.rules is rules and tracker.limits == Limits()
+
+
+def test_standing_astride_the_antimeridian_from_the_west_adds_nothing() -> None:
+    """A place begun at lon -179.99999 averages fixes east of 180 correctly."""
+    rng = random.Random(4)
+    tracker = Tracker(RaceRules())
+    tracker.add(Fix(1, T0, -16.8, -179.99999, accuracy=5.0))
+    for i in range(1, 300):
+        lat, lon = destination(
+            -16.8, -179.99999, rng.uniform(0, 360), rng.uniform(0, 4)
+        )
+        tracker.add(Fix(i + 1, T0 + i * 1000, lat, lon, accuracy=5.0))
+    assert tracker.view().distance_m == 0.0

@@ -115,3 +115,16 @@ def test_destination_lies_at_the_distance_asked(
     """distance_m(a, destination(a, θ, d)) == d for d up to 1000 km."""
     lat, lon = destination(*a, bearing, hop)
     assert distance_m(*a, lat, lon) == pytest.approx(hop, abs=1e-3)
+
+
+def test_rounding_past_the_antipode_is_clamped() -> None:
+    """A pair whose haversine rounds above 1 still gives πR, not a domain error."""
+    d = distance_m(
+        -9.926246029346359, -83.43333300624188, 9.926246029346359, 96.5666669937581
+    )
+    assert d == pytest.approx(math.pi * EARTH_RADIUS_M)
+
+
+def test_latitudes_beyond_the_pole_do_not_raise() -> None:
+    """Nonsense latitudes whose haversine rounds below 0 give 0, not an error."""
+    assert distance_m(146.31482736972487, 0.0, 33.68517263027513, 180.0) == 0.0

@@ -16,9 +16,9 @@ How distance grows
     to the truth than any one of them, so a runner standing still stays in
     one place however long the fix wanders. The runner has moved on when two
     consecutive fixes fall outside the place: a lone stray fix (accuracy is
-    only a 68 % radius) is ignored. The
-    first of the two becomes the next anchor, and the hop between anchors is
-    added, so distances and times come from real fixes, never from averages.
+    only a 68 % radius) is ignored. The first of the two becomes the next
+    anchor and the hop between anchors is added, so distances and times come
+    from real fixes, never from averages.
 
     Moving at 1 Hz, anchors fall every fix or every few fixes and the track
     is measured as chords between them (under 1 % short on running routes).

@@ -118,7 +118,9 @@ class Limits:
     max_speed_mps: float = 12.0
     """Faster than any runner (100 m world record pace is 10.4 m/s)."""
     min_move_m: float = 5.0
-    """The smallest displacement that adds distance, whatever the accuracy."""
+    """The least jitter allowance: a fix closer than this to where the runner
+    stands never counts as moving, whatever accuracy it reports (and this is
+    the whole allowance for devices that report none)."""
     relocate_after: int = 5
     """After this many consecutive fixes that agree with each other but not
     with the last counted one, the tracker believes them and moves there

@@ -188,6 +188,7 @@ class Phones:
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
         self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
 
     def __call__(
         self, geolocation: Fix | None = None, granted: bool = True
@@ -201,8 +202,13 @@ class Phones:
         if geolocation is not None:
             options["geolocation"] = geo(geolocation)
         context = self.browser.new_context(**options)
+        context.on("page", self._watch)
         self.contexts.append(context)
         return context
+
+    def _watch(self, page: Page) -> None:
+        # An uncaught exception in a page is a bug even if the test's checks pass.
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
 
     def close(self) -> None:
         for context in self.contexts:
@@ -214,6 +220,7 @@ def phone(browser: Browser) -> Iterator[Phones]:
     phones = Phones(browser)
     yield phones
     phones.close()
+    assert not phones.errors, phones.errors
 
 
 @pytest.fixture
@@ -222,12 +229,12 @@ def recording() -> Callable[[str], list[Fix]]:
 
 
 @pytest.fixture
-def shot() -> Callable[[Page, str], Path]:
+def shot() -> Callable[..., Path]:
     """Saves a screenshot of the page, at the end of a test, under its name."""
 
-    def save(page: Page, name: str) -> Path:
+    def save(page: Page, name: str, full_page: bool = False) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), full_page=full_page)
         print(f"screenshot: {path}")
         return path
 

@@ -96,7 +96,8 @@ function renderList() {
     const li = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = `${r.name} (${(r.runners || []).length} runners)`;
+    const n = (r.runners || []).length;
+    button.textContent = `${r.name} (${n} runner${n === 1 ? "" : "s"})`;
     button.style.margin = "0.25rem 0";
     button.addEventListener("click", () => showRace(r));
     li.append(button);

@@ -15,7 +15,7 @@ const COLOURS = ["#e6194b", "#0047b3", "#1b8a3a", "#b85c00", "#7b1fa2", "#008080
 const raceId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
 const race = {
   info: null, standings: new Map(), markers: new Map(), trails: new Map(),
-  colours: new Map(), following: null, lastFrameAt: 0, tick: 0, fitted: false,
+  colours: new Map(), following: null, lastFrameAt: 0, tick: 0, userMoved: false,
 };
 const feedEvents = [];
 window.paceRace = { race, feedEvents };
@@ -103,15 +103,14 @@ function render(changed) {
   const followed = race.following && race.standings.get(race.following);
   if (followed?.position) {
     map.panTo([followed.position[0], followed.position[1]], { animate: false });
-  } else if (!race.fitted && race.markers.size) {
+  } else if (!race.userMoved && race.markers.size) {
     fitAll();
   }
 }
 
 function fitAll() {
   const bounds = L.latLngBounds([...race.markers.values()].map((m) => m.getLatLng()));
-  map.fitBounds(bounds.pad(0.3), { maxZoom: 16, animate: false });
-  race.fitted = true;
+  map.fitBounds(bounds.pad(0.2), { maxZoom: 17, animate: false });
 }
 
 function follow(id) {
@@ -206,6 +205,8 @@ $("board").addEventListener("click", (event) => {
   if (row) follow(row.dataset.id);
 });
 $("unfollow").addEventListener("click", () => follow(race.following));
+// Until someone pans the map by hand, it keeps every runner in view.
+map.on("dragstart", () => { race.userMoved = true; });
 addEventListener("online", () => backoff.reset());
 setInterval(watchLag, 1000);
 connect();

@@ -16,6 +16,7 @@ const view = {
 const state = {
   outbox: null, uplink: null, watchId: null, wakeLock: null,
   standing: null, participants: null, lastFix: null, stopArmed: null,
+  statsAt: 0, refreshTimer: null, ids: null,
   // Seqs this page generated, read by the browser tests to compare with storage.
   seqs: [],
 };
@@ -212,13 +213,31 @@ function renderStats() {
     : recording ? "Recording" : s && s.status !== "waiting" ? "Stopped" : "Ready";
 }
 
+// The server throttles stats to one a second and drops (does not delay) the ones in
+// between, so the last points of a burst may bring none: if an ack is not followed
+// by stats soon, the page reads its standing from the public race API instead.
+function refreshSoon() {
+  const asked = Date.now();
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(async () => {
+    if (state.statsAt > asked || !state.ids) return;
+    try {
+      const race = await getRace(state.ids.race_id);
+      const mine = (race.standings || []).find((s) => s.participant_id === state.ids.participant_id);
+      if (mine && state.statsAt <= asked) onStats({ standing: mine, participants: race.standings.length });
+    } catch { /* offline: the next stats or ack will try again */ }
+  }, 2500);
+}
+
 function onStats(message) {
+  state.statsAt = Date.now();
   state.standing = message.standing;
   state.participants = message.participants;
   renderStats();
 }
 
 async function onWelcome(message) {
+  state.ids = { race_id: message.race_id, participant_id: message.participant_id };
   try {
     await restoreSentTrack(message.race_id, message.participant_id);
     const race = await getRace(message.race_id);
@@ -271,7 +290,7 @@ async function main() {
   state.uplink.addEventListener("state", (e) => renderConnection(e.detail));
   state.uplink.addEventListener("stats", (e) => onStats(e.detail));
   state.uplink.addEventListener("welcome", (e) => onWelcome(e.detail));
-  state.uplink.addEventListener("ack", () => renderPending());
+  state.uplink.addEventListener("ack", () => { renderPending(); refreshSoon(); });
   state.uplink.addEventListener("error", (e) => showNotice(`Server: ${e.detail.message}`));
   state.uplink.start();
 

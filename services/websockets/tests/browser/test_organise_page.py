@@ -1,0 +1,63 @@
+"""The organise page in Chromium: from an empty form to a runner streaming points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+START = "regatta_gin_sul_2024_participant_yury.gpx"
+
+
+def test_organiser_creates_a_race_and_a_working_join_link(
+    server: Any, phone: Any, recording: Any, shot: Any
+) -> None:
+    """A race and a runner made on the page; the runner's link opens a live tracker."""
+    organiser = phone().new_page()
+    organiser.goto(server.base_url + "/")
+    organiser.fill("#name", "Saturday 5k")
+    organiser.click("button[data-km='5']")
+    organiser.click("#create button[type=submit]")
+
+    token_box = organiser.locator("#token-once")
+    expect(token_box).to_be_visible()
+    token = organiser.inner_text("#token-value")
+    assert len(token) >= 32, token
+    stored = organiser.evaluate("JSON.parse(localStorage['pace.organiser.races'])")
+    assert stored[0]["organizer_token"] == token
+    race_id = stored[0]["id"]
+    race = server.api("GET", f"/api/races/{race_id}")
+    assert (race["name"], race["distance_m"]) == ("Saturday 5k", 5000)
+
+    organiser.fill("#runner-name", "Yury")
+    organiser.click("#add button[type=submit]")
+    card = organiser.locator(".runner-card")
+    expect(card).to_have_count(1)
+    expect(card.locator(".qr svg")).to_be_visible()
+    join_url = card.locator("a.join").get_attribute("href")
+    assert join_url and "/run#token=" in join_url, join_url
+    href = organiser.locator("#race-link").get_attribute("href")
+    assert href == f"/races/{race_id}"
+    organiser.click("#token-ok")
+    shot(organiser, "organise", full_page=True)
+
+    fixes = recording(START)
+    runner_context = phone(geolocation=fixes[0])
+    runner = runner_context.new_page()
+    runner.goto(join_url)
+    expect(runner.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(runner.locator("#race-name")).to_contain_text("Saturday 5k")
+    runner.click("#start")
+    expect(runner.locator("#pending")).to_have_attribute("data-count", "0")
+    runner.wait_for_function("window.paceRunner.state.seqs.length >= 1")
+    expect(runner.locator("#pending")).to_have_attribute("data-count", "0")
+
+    standings = server.standings(race_id)
+    assert [s["name"] for s in standings] == ["Yury"]
+    assert server.stored_seqs(standings[0]["participant_id"]) == [1]
+    lat, lon, _ = standings[0]["position"]
+    assert (lat, lon) == pytest.approx((fixes[0].lat, fixes[0].lon))
+    expect(runner.locator("#status")).to_have_text("Recording")

@@ -34,6 +34,7 @@ class ProtocolServer:
         self.hello_errors: list[str] = []
         self.cut_on_batch: int | None = None
         self.reconnect_once = False
+        self.silent_batches = 0
         self.reject: dict[int, str] = {}
         self.acked = asyncio.Condition()
 
@@ -66,6 +67,9 @@ class ProtocolServer:
         batch = messages.decode_client_message(data)
         assert isinstance(batch, messages.Points)
         self.batch_sizes.append(len(batch.points))
+        if self.silent_batches:
+            self.silent_batches -= 1
+            return True
         if self.cut_on_batch == len(self.batch_sizes):
             await ws.close()
             return False
@@ -234,3 +238,14 @@ async def test_run_returns_when_finished_with_nothing_left(server) -> None:  # t
     await asyncio.wait_for(task, 5)
 
     assert sorted(fake.stored) == [1, 2, 3, 4]
+
+
+async def test_missing_ack_makes_the_client_reconnect(server) -> None:  # type: ignore[no-untyped-def]
+    """A server that swallows a batch without acking it gets it again elsewhere."""
+    fake, url = server
+    fake.silent_batches = 1
+
+    client = await _stream(url, 10, ack_timeout_s=0.3)
+
+    assert sorted(fake.stored) == list(range(1, 11))
+    assert (client.reconnects, fake.hellos, fake.batch_sizes) == (1, 2, [10, 10])

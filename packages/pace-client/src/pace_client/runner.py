@@ -12,7 +12,9 @@ point only; ``RETRY_CODES`` (the server or its storage is briefly unable) make
 the client reconnect later; any other code means retrying cannot help (a bad
 or revoked token, a protocol error) and :meth:`RunnerClient.run` raises
 :class:`~pace_client.errors.RunnerError`. A ``reconnect`` message (the server is
-draining) is honoured after its ``retry_after_ms`` plus jitter.
+draining) is honoured after its ``retry_after_ms`` plus jitter. A server that
+stays silent for ``ack_timeout_s`` while points are in flight is treated as
+gone: the client reconnects and resends (the server skips seqs it holds).
 
 Usage::
 
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Iterable
 
 import aiohttp
@@ -75,6 +78,7 @@ class RunnerClient:
         batch_size: int = messages.MAX_POINTS_PER_BATCH,
         max_in_flight: int = 4 * messages.MAX_POINTS_PER_BATCH,
         welcome_timeout_s: float = 10.0,
+        ack_timeout_s: float = 30.0,
         heartbeat_s: float = 10.0,
         client_name: str = "pace-client",
     ) -> None:
@@ -85,6 +89,9 @@ class RunnerClient:
         self._batch_size = min(batch_size, messages.MAX_POINTS_PER_BATCH)
         self._max_in_flight = max(max_in_flight, self._batch_size)
         self._welcome_timeout_s = welcome_timeout_s
+        self._ack_timeout_s = ack_timeout_s
+        self._heard_at = time.monotonic()
+        """When the server last answered, or the first point went out unanswered."""
         self._heartbeat_s = heartbeat_s
         self._client_name = client_name
         self._wake = asyncio.Event()
@@ -187,10 +194,10 @@ class RunnerClient:
                     self._handle(message)
 
     async def _next_message(
-        self, ws: aiohttp.ClientWebSocketResponse
+        self, ws: aiohttp.ClientWebSocketResponse, limit_s: float | None = None
     ) -> messages.RunnerServerMessage | None:
-        """The next decoded frame; None for one we do not understand."""
-        frame = await ws.receive()
+        """The next decoded frame (waiting up to ``limit_s``); None if unreadable."""
+        frame = await ws.receive(limit_s)
         if frame.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
             raise ConnectionResetError(f"websocket {frame.type.name.lower()}")
         try:
@@ -203,13 +210,28 @@ class RunnerClient:
         """Read server messages until done (True) or the connection ends (False)."""
         while not self._done():
             try:
-                message = await self._next_message(ws)
+                message = await self._next_message(ws, self._ack_timeout_s / 4)
             except ConnectionResetError:
                 return self._done()
+            except TimeoutError:
+                self._check_progress()
+                continue
+            self._heard_at = time.monotonic()
             if message is not None:
                 self._handle(message)
         await ws.close()
         return True
+
+    def _check_progress(self) -> None:
+        """Reconnect if points are in flight and the server has been silent.
+
+        A server that answers pings but never acks (stuck storage, a wedged
+        instance) would otherwise hold the runner's points forever.
+        """
+        silent_s = time.monotonic() - self._heard_at
+        if self.buffer.in_flight() and silent_s >= self._ack_timeout_s:
+            log.warning("no ack for %.0f s: reconnecting", silent_s)
+            raise _Retry()
 
     def _handle(self, message: messages.RunnerServerMessage) -> None:
         if isinstance(message, messages.Ack):
@@ -242,9 +264,12 @@ class RunnerClient:
                 await ws.close()
                 return
             while self.buffer.in_flight() < self._max_in_flight:
+                idle = self.buffer.in_flight() == 0
                 batch = self.buffer.next_batch(self._batch_size)
                 if not batch:
                     break
+                if idle:
+                    self._heard_at = time.monotonic()
                 await ws.send_str(_text(messages.Points(batch)))
                 self.sent += len(batch)
 

@@ -43,11 +43,12 @@ PAGES = {"/": "index.html", "/run": "run.html", "/races/{race_id}": "race.html"}
 NO_CACHE = "no-cache"
 VENDOR_CACHE = "public, max-age=86400"
 
-# Tokens travel in URL fragments, which browsers never send; no-referrer also keeps
-# page paths (race ids) out of tile servers' logs.
+# Tokens travel in URL fragments, which browsers never send. Cross-origin requests
+# (map tiles) carry only the origin, never a page path with a race id; the origin
+# is still sent because OpenStreetMap's tile policy refuses requests without one.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
 }
 

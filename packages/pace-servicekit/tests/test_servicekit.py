@@ -57,3 +57,41 @@ async def test_metrics_and_healthz_are_served() -> None:
     assert "pace_test_things_total 3.0" in text
     assert "process_cpu_seconds_total" in text
     assert health == {"status": "ok"}
+
+
+async def test_serve_runs_shutdown_hooks_once_stopped() -> None:
+    """serve() answers requests, and on stop runs on_shutdown before returning."""
+    import asyncio
+    import socket
+
+    import aiohttp
+    from pace_servicekit.server import serve
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    calls: list[str] = []
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+
+    async def on_shutdown(_app: web.Application) -> None:
+        calls.append("shutdown")
+
+    app.on_shutdown.append(on_shutdown)
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(
+        serve(app, "127.0.0.1", port, 1, stop)
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    assert r.status == 200
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("serve() never answered")
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert calls == ["shutdown"]

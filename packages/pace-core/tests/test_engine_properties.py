@@ -168,3 +168,16 @@ def test_a_finish_is_at_the_target_and_last(fixes: list[Fix]) -> None:
         assert events[-1].kind == "finished" and events[-1].time == view.finish_time
     else:
         assert view.distance_m < 300.0 and view.finish_time is None
+
+
+@_SETTINGS
+@given(rules, tracks())
+def test_asking_for_views_does_not_change_the_race(
+    rules: RaceRules, fixes: list[Fix]
+) -> None:
+    """A tracker viewed after every fix ends with the same view as one never viewed."""
+    watched, unwatched = Tracker(rules), Tracker(rules)
+    run(watched, fixes)
+    for fix in fixes:
+        unwatched.add(fix)
+    assert watched.view() == unwatched.view()

@@ -304,7 +304,6 @@ class Tracker:
         self._candidate = None
         self._last = fix
         self._settle(fix)
-        self._forget(fix.time)
         return None
 
     def _too_fast(self, origin: Fix, fix: Fix) -> bool:
@@ -332,7 +331,6 @@ class Tracker:
         self._anchor = fix
         self._place.reset(fix)
         self._outsider = None
-        self._forget(fix.time)
         return None
 
     def _allowance(self, a: Fix, b: Fix) -> float:
@@ -435,6 +433,7 @@ class Tracker:
     def _remember(self, time: int) -> None:
         """Note when the distance reached its new value, for the pace window."""
         self._window.append((time, self._distance))
+        self._forget(time)
 
     def _forget(self, now: int) -> None:
         """Drop samples older than the window, keeping one at or before it."""
@@ -444,8 +443,16 @@ class Tracker:
             window.popleft()
 
     def _window_pace(self) -> float | None:
-        """Seconds per km over the rolling window; None while standing."""
-        return self._pace_since(*self._window[0]) if self._window else None
+        """Seconds per km over the rolling window; None while standing.
+
+        The window is trimmed here and when distance grows, not on every fix:
+        trimming to a later time subsumes any earlier trim, so the answer is
+        the same however often it is asked.
+        """
+        if self._last is None or not self._window:
+            return None
+        self._forget(self._last.time)
+        return self._pace_since(*self._window[0])
 
     def _average_pace(self, elapsed_s: float | None) -> float | None:
         """Seconds per km since the start; None before any distance."""

@@ -39,7 +39,7 @@ __all__ = [
     "FixLike",
 ]
 
-SNAPSHOT_EVERY = 256
+SNAPSHOT_EVERY = 64
 _CORRECTION_M = 1.0
 
 

@@ -26,8 +26,6 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-import numpy as np
-
 from pace_core.course import EXTENSION_M, Course
 
 __all__ = [
@@ -203,7 +201,7 @@ class CourseMatcher:
             expected = state.progress_m + state.speed_mps * dt
             spread = settings.slack_m + _PACE_DOUBT * state.speed_mps * dt
             score = score + ((along - expected) / spread) ** 2
-        best = int(np.argmin(score))
+        best = int(score.argmin())
         nearest = float(gap.min())
 
         # A fix that only reaches the window at one of its ends is somewhere

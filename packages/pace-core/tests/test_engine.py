@@ -455,3 +455,31 @@ def test_standing_astride_the_antimeridian_from_the_west_adds_nothing() -> None:
         )
         tracker.add(Fix(i + 1, T0 + i * 1000, lat, lon, accuracy=5.0))
     assert tracker.view().distance_m == 0.0
+
+
+def test_a_runner_who_stops_just_past_the_line_finishes() -> None:
+    """Running to 3 m past 1 km and standing there: finished at the crossing."""
+    tracker = Tracker(RaceRules(target_distance_m=1000.0))
+    run = straight(336, 3.0)  # the last fix is at 1005 m
+    end = run[-1]
+    still = [
+        Fix(337 + i, end.time + (i + 1) * 1000, end.lat, end.lon, accuracy=5.0)
+        for i in range(60)
+    ]
+    feed(tracker, run + still)
+    view = tracker.view()
+    assert view.finished and view.finish_time is not None
+    assert view.finish_time == pytest.approx(T0 + 333_333, abs=1000)
+
+
+def test_standing_short_of_the_line_does_not_finish() -> None:
+    """Standing 20 m before the target with 4 m jitter never finishes."""
+    rng = random.Random(5)
+    tracker = Tracker(RaceRules(target_distance_m=1000.0))
+    run = straight(328, 3.0)  # the last fix is at 981 m
+    end = run[-1]
+    feed(tracker, run)
+    for i in range(300):
+        lat, lon = destination(end.lat, end.lon, rng.uniform(0, 360), rng.uniform(0, 4))
+        tracker.add(Fix(329 + i, end.time + (i + 1) * 1000, lat, lon, accuracy=5.0))
+    assert not tracker.view().finished

@@ -164,6 +164,7 @@ class Tracker:
         "_distance",
         "_events",
         "_finish_time",
+        "_finish_watch",
         "_last",
         "_limits",
         "_max_accuracy",
@@ -189,6 +190,12 @@ class Tracker:
         self._max_accuracy = limits.max_accuracy_m
         self._max_speed_per_ms = limits.max_speed_mps * 0.001
         self._min_move = limits.min_move_m
+        # Within this distance of the target, every fix is checked for the
+        # finish (three of the widest place allowances: more than the live
+        # distance can trail a runner who stopped).
+        target = rules.target_distance_m
+        margin = 3 * max(2 * limits.max_accuracy_m, limits.min_move_m)
+        self._finish_watch = math.inf if target is None else target - margin
         self.last_seq = 0
         """The highest seq this tracker has been given, counted or not."""
         self.rejected: Counter[Reason] = Counter()
@@ -354,6 +361,10 @@ class Tracker:
 
     def _settle(self, fix: Fix) -> None:
         """Put a counted fix in the current place, or note that it lies outside."""
+        if self._distance >= self._finish_watch and self._reaches_target(fix):
+            self._move_on(fix)
+            return
+
         place = self._place
         gap = distance_m(place.lat, place.lon, fix.lat, fix.lon)
         if gap <= self._place_allowance(place, fix):
@@ -373,6 +384,20 @@ class Tracker:
             place.add(fix)
         else:
             self._outsider = fix
+
+    def _reaches_target(self, fix: Fix) -> bool:
+        """Whether ``fix`` lies past the target, measured from the anchor.
+
+        Runners stop just past the line. Their last fixes then stay in one
+        place and would never be confirmed as moving on, so near the target
+        one fix past it is enough: at worst a stray fix finishes a runner
+        who was within one allowance of the line anyway.
+        """
+        anchor = self._anchor
+        target = self._rules.target_distance_m
+        assert anchor is not None and target is not None
+        reach = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
+        return self._distance + reach >= target
 
     def _place_allowance(self, place: _Place, fix: Fix) -> float:
         """How far a fix of a runner standing in ``place`` can honestly be."""

@@ -10,7 +10,7 @@ from pace_servicekit import settings
 from pace_servicekit.health import healthz
 from pace_servicekit.logging import JsonFormatter, configure_logging
 from pace_servicekit.metrics import metrics_handler, new_registry
-from pace_servicekit.server import new_event_loop, run_app
+from pace_servicekit.server import new_event_loop, run_app, serve
 
 __all__ = [
     "JsonFormatter",
@@ -20,5 +20,6 @@ __all__ = [
     "new_event_loop",
     "new_registry",
     "run_app",
+    "serve",
     "settings",
 ]

@@ -95,8 +95,8 @@ class RaceView:
             self.resnapshot = True
         self._snapshot = None
 
-    def ranked(self) -> list[Standing]:
-        """Every standing in race order, with its rank filled in."""
+    def rerank(self) -> list[str]:
+        """Recompute ``ranks``; the participant ids in race order."""
         order = rank(
             Entry(
                 pid,
@@ -106,13 +106,14 @@ class RaceView:
             )
             for pid, s in self.entries.items()
         )
-        out = []
-        for i, entry in enumerate(order, 1):
-            self.ranks[entry.participant_id] = i
-            out.append(
-                msgspec.structs.replace(self.entries[entry.participant_id], rank=i)
-            )
-        return out
+        ids = [entry.participant_id for entry in order]
+        self.ranks = {pid: i for i, pid in enumerate(ids, 1)}
+        return ids
+
+    def ranked(self) -> list[Standing]:
+        """Every standing in race order, with its rank filled in."""
+        replace, entries = msgspec.structs.replace, self.entries
+        return [replace(entries[pid], rank=i) for i, pid in enumerate(self.rerank(), 1)]
 
     def snapshot_frame(self) -> bytes:
         """The whole race, encoded; cached until something changes."""
@@ -124,20 +125,25 @@ class RaceView:
         return self._snapshot[1]
 
     def frames(self) -> list[bytes]:
-        """This tick's frames (events, then one update), or none if nothing changed."""
-        standings = {s.participant_id: s for s in self.ranked()}
-        sent = self.sent_ranks
-        self.dirty.update(pid for pid, r in self.ranks.items() if sent.get(pid) != r)
-        self.sent_ranks = dict(self.ranks)
+        """This tick's frames (events, then one update), or none if nothing changed.
+
+        Only the changed entries are copied and encoded, so a tick costs one
+        sort of the race plus work proportional to what changed.
+        """
+        self.rerank()
+        sent, ranks = self.sent_ranks, self.ranks
+        self.dirty.update(pid for pid, r in ranks.items() if sent.get(pid) != r)
+        self.sent_ranks = ranks
+        frames = [encode(e) for e in self.events]
         if self.resnapshot:
             self.resnapshot = False
             self.tick += 1
-            return [encode(e) for e in self.events] + [self.snapshot_frame()]
-        frames = [encode(e) for e in self.events]
+            return [*frames, self.snapshot_frame()]
         if self.dirty:
             self.tick += 1
+            replace, entries = msgspec.structs.replace, self.entries
             changed = [
-                msgspec.structs.replace(standings[pid], splits=[]) for pid in self.dirty
+                replace(entries[pid], rank=ranks[pid], splits=[]) for pid in self.dirty
             ]
             frames.append(encode(Update(changed, now_ms(), self.tick)))
         return frames
@@ -245,8 +251,8 @@ class Hub:
                 "subscribe failed; race stays local", extra={"race_id": race_id}
             )
         await self._load(view)
-        view.ranked()
-        view.sent_ranks = dict(view.ranks)
+        view.rerank()
+        view.sent_ranks = view.ranks
 
     def _receive(self, view: RaceView, payload: bytes) -> None:
         try:
@@ -302,17 +308,20 @@ class Hub:
     def _tick_view(self, view: RaceView) -> None:
         if not (view.dirty or view.events or view.resnapshot):
             return
-        frames = view.frames()
-        now = time.time()
-        if view.spectators and frames:
-            for spectator in tuple(view.spectators):
-                for frame in frames:
-                    spectator.offer(frame)
-            for arrived in view.settle():
-                self.metrics.ingest_to_broadcast.observe(max(0.0, now - arrived))
-        else:
+        if not view.spectators:
+            # Nobody watches here: keep ranks fresh for the runners' stats only.
+            view.rerank()
+            view.resnapshot = False
             for _ in view.settle():
                 pass
+            return
+        frames = view.frames()
+        now = time.time()
+        for spectator in tuple(view.spectators):
+            for frame in frames:
+                spectator.offer(frame)
+        for arrived in view.settle():
+            self.metrics.ingest_to_broadcast.observe(max(0.0, now - arrived))
 
     async def standings(self, race: RaceRecord) -> tuple[RaceInfo, list[Standing]]:
         """The race and its ranked standings, live if this instance follows it."""

@@ -1,10 +1,18 @@
-"""The organise page in Chromium: from an empty form to a runner streaming points."""
+"""The organise page in Chromium: from an empty form to a runner seen moving live.
+
+This is the issue's walk-through: the organiser creates a race and a runner, the
+runner opens the join link on a second "phone", and the race page, opened from
+the organise page's link in a third context, shows the runner move.
+"""
 
 from __future__ import annotations
 
+import itertools
+import time
 from typing import Any
 
 import pytest
+from pace_core.geodesy import distance_m
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -61,3 +69,29 @@ def test_organiser_creates_a_race_and_a_working_join_link(
     lat, lon, _ = standings[0]["position"]
     assert (lat, lon) == pytest.approx((fixes[0].lat, fixes[0].lon))
     expect(runner.locator("#status")).to_have_text("Recording")
+
+    spectator = phone().new_page()
+    spectator.goto(server.base_url + href)
+    expect(spectator.locator("#board tbody tr")).to_have_count(1)
+    expect(spectator.locator("#board tbody tr")).to_contain_text("Yury")
+    spectator.wait_for_function("window.paceRace.race.markers.size === 1")
+
+    # A few fixes later (at 6 m/s, in real time) the marker has moved there.
+    for a, b in itertools.pairwise(fixes[:6]):
+        time.sleep(max(0.5, distance_m(a.lat, a.lon, b.lat, b.lon) / 6.0))
+        runner_context.set_geolocation(
+            {"latitude": b.lat, "longitude": b.lon, "accuracy": 5}
+        )
+    runner.wait_for_function("window.paceRunner.state.seqs.length >= 6")
+    expect(runner.locator("#pending")).to_have_attribute("data-count", "0")
+    spectator.wait_for_function(
+        "([lat, lon]) => { const p = [...window.paceRace.race.markers.values()][0]"
+        ".getLatLng(); return p.lat !== lat || p.lng !== lon; }",
+        arg=[fixes[0].lat, fixes[0].lon],
+    )
+    lat, lon, _ = server.standings(race_id)[0]["position"]
+    spectator.wait_for_function(
+        "([lat, lon]) => { const p = [...window.paceRace.race.markers.values()][0]"
+        ".getLatLng(); return p.lat === lat && p.lng === lon; }",
+        arg=[lat, lon],
+    )

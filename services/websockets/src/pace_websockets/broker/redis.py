@@ -1,10 +1,11 @@
 """Redis pub/sub fan-out between instances (redis-py asyncio).
 
-Selected by ``PACE_BROKER_URL=redis://host:port/db``. Each race is one channel,
-``{prefix}race:{race_id}``; the prefix (``PACE_BROKER_PREFIX``, a ``:`` is
-added if it lacks one) lets several deployments or tests share one Redis. Redis holds nothing durable here: a
-message published while no instance listens, or while Redis is down, is gone,
-which costs spectators freshness but never a stored point.
+Selected by ``PACE_BROKER_URL=redis://host:port/db``. Each race is one
+channel, ``{prefix}race:{race_id}``; the prefix (``PACE_BROKER_PREFIX``, a
+``:`` is added if it lacks one) lets several deployments or tests share one
+Redis. Redis holds nothing durable here: a message published while no
+instance listens, or while Redis is down, is gone, which costs spectators
+freshness but never a stored point.
 
 One connection publishes (short timeouts, a single immediate retry, so a dead
 Redis fails a publish fast instead of stalling the tick loop) and one
@@ -167,7 +168,8 @@ class RedisBroker(Broker):
         """Send SUBSCRIBE/UNSUBSCRIBE; a failure is the reader's to repair."""
         try:
             async with self._lock:
-                await getattr(self._pubsub, command)(channel)
+                if self._pubsub is not None:
+                    await getattr(self._pubsub, command)(channel)
         except (RedisError, OSError) as exc:
             logger.warning("redis %s failed, will resync: %r", command, exc)
 

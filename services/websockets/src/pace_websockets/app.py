@@ -21,6 +21,7 @@ from pace_websockets.api import add_api_routes
 from pace_websockets.broker import open_broker
 from pace_websockets.committer import Committer
 from pace_websockets.hub import Hub
+from pace_websockets.limits import LIMITER, Limiter, RateLimited, RateLimits
 from pace_websockets.metrics import Metrics
 from pace_websockets.openapi import openapi_handler
 from pace_websockets.problems import ApiError, problem_middleware
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         middlewares=[problem_middleware], client_max_size=settings.max_body_bytes
     )
     app[SERVICE] = service
+    app[LIMITER] = Limiter(RateLimits.from_env())
     add_api_routes(app)
     app.router.add_get("/ws/runner", runner_ws)
     app.router.add_get("/ws/races/{race_id}", spectator_ws)
@@ -133,6 +135,18 @@ def _check_origin(request: web.Request, service: Service) -> None:
         raise ApiError(403, f"origin {origin!r} is not allowed", "origin_not_allowed")
     if service.shutting_down:
         raise ApiError(503, "shutting down, reconnect shortly", "shutting_down")
+    try:
+        request.app[LIMITER].connect(_address(request))
+    except RateLimited as exc:
+        wait = str(max(1, round(exc.retry_after_s)))
+        raise ApiError(
+            429, str(exc), "rate_limited", headers={"Retry-After": wait}
+        ) from None
+
+
+def _address(request: web.Request) -> str:
+    """The peer address; a proxy in front makes it the proxy's."""
+    return request.remote or "unknown"
 
 
 def _socket(service: Service) -> web.WebSocketResponse:
@@ -149,7 +163,8 @@ async def runner_ws(request: web.Request) -> web.WebSocketResponse:
     _check_origin(request, service)
     ws = _socket(service)
     await ws.prepare(request)
-    await RunnerSession(service, ws).run()
+    meter = request.app[LIMITER].meter(_address(request))
+    await RunnerSession(service, ws, meter).run()
     return ws
 
 
@@ -164,7 +179,9 @@ async def spectator_ws(request: web.Request) -> web.WebSocketResponse:
     try:
         ws = _socket(service)
         await ws.prepare(request)
-        await SpectatorSession(service, ws, view).run()
+        transport = request.transport
+        abort = transport.abort if transport is not None else None
+        await SpectatorSession(service, ws, view, abort).run()
     finally:
         await service.fanout.release(view)
     return ws

@@ -29,6 +29,9 @@ class Code(enum.StrEnum):
     STORAGE_UNAVAILABLE = "storage_unavailable"
     REPLACED = "replaced"
     SHUTTING_DOWN = "shutting_down"
+    RATE_LIMITED = "rate_limited"
+    STORAGE_FULL = "storage_full"
+    SPECTATOR_TOO_SLOW = "spectator_too_slow"
     INTERNAL = "internal_error"
 
 

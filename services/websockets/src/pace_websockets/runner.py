@@ -34,10 +34,11 @@ from pace_core.messages import (
 
 from pace_websockets.hub import RaceView
 from pace_websockets.ingest import BadFrame, Judged, decode, judge
+from pace_websockets.limits import Meter, RateLimited
 from pace_websockets.live import DeltaEntry, event_of, split_of, standing_of
 from pace_websockets.protocol import Close, Code
 from pace_websockets.service import RunnerState, Service
-from pace_websockets.storage import ParticipantRecord, StorageError
+from pace_websockets.storage import ParticipantRecord, StorageError, StorageFull
 from pace_websockets.times import now_ms
 
 __all__ = ["RunnerSession", "token_hash"]
@@ -63,8 +64,10 @@ class RunnerSession:
 
     role = "runner"
 
-    def __init__(self, service: Service, ws: web.WebSocketResponse) -> None:
-        self.service, self.ws = service, ws
+    def __init__(
+        self, service: Service, ws: web.WebSocketResponse, meter: Meter | None = None
+    ) -> None:
+        self.service, self.ws, self.meter = service, ws, meter
         self.settings = service.settings
         self.state: RunnerState | None = None
         self.view: RaceView | None = None
@@ -232,13 +235,24 @@ class RunnerSession:
     async def _handle(self, data: str) -> None:
         arrived, started = time.time(), time.perf_counter()
         try:
+            self._meter(None)
             message, undecodable = decode(data)
         except BadFrame as exc:
             await self.send(Error(exc.code, str(exc)))
             return
+        except RateLimited as exc:
+            raise await self.fail(
+                Code.RATE_LIMITED, str(exc), Close.TRY_AGAIN
+            ) from None
         if isinstance(message, Hello):
             await self.send(Error(Code.ALREADY_HELLO, "hello was already sent"))
             return
+        try:
+            self._meter(len(message.points) + len(undecodable))
+        except RateLimited as exc:
+            raise await self.fail(
+                Code.RATE_LIMITED, str(exc), Close.TRY_AGAIN
+            ) from None
         await self._points(message, undecodable, arrived)
         self.service.metrics.ack_latency.observe(time.perf_counter() - started)
 
@@ -283,6 +297,15 @@ class RunnerSession:
         if ended:
             raise await self.fail(Code.RACE_ENDED, "the race has ended", Close.NORMAL)
 
+    def _meter(self, points: int | None) -> None:
+        """Charge the rate limits: a message (None) or a batch's points."""
+        if self.meter is None:
+            return
+        if points is None:
+            self.meter.message()
+        else:
+            self.meter.points(points)
+
     def _count(self, received: int, judged: Judged) -> None:
         tally = self.service.metrics.tally
         tally.received += received
@@ -307,8 +330,11 @@ class RunnerSession:
         except StorageError as exc:
             if self.service.runners.get(state.participant.id) is state:
                 del self.service.runners[state.participant.id]
+            code = Code.STORAGE_FULL if isinstance(exc, StorageFull) else None
             raise await self.fail(
-                Code.STORAGE_UNAVAILABLE, f"not stored, resend: {exc}", Close.TRY_AGAIN
+                code or Code.STORAGE_UNAVAILABLE,
+                f"not stored, resend: {exc}",
+                Close.TRY_AGAIN,
             ) from None
         if judged.rows:
             state.committed_seq = max(state.committed_seq, judged.rows[-1].seq)

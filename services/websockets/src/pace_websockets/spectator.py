@@ -5,6 +5,10 @@ spectator's own task writes them out. A spectator whose socket cannot keep
 up gets no more than ``spectator_queue_frames`` queued: past that its queue
 is dropped and it is sent one fresh snapshot instead, so it skips the ticks
 it missed, lands on the latest state and never slows anyone else down.
+A spectator that overflows its queue again and again before even the
+snapshot went out (``MAX_OVERFLOWS`` times) is not reading at all: it is
+told ``spectator_too_slow`` and disconnected (close 1008), its socket aborted
+if even the close frame cannot be written within ``CLOSE_WAIT_S``.
 """
 
 from __future__ import annotations
@@ -13,17 +17,23 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
-from pace_core.messages import Reconnect, encode
+from pace_core.messages import Error, Reconnect, encode
 
 from pace_websockets.hub import RaceView
 from pace_websockets.protocol import Close, Code
 from pace_websockets.service import Service
 
-__all__ = ["SpectatorSession"]
+__all__ = ["CLOSE_WAIT_S", "MAX_OVERFLOWS", "SpectatorSession"]
 
 log = logging.getLogger("pace.fanout")
+
+MAX_OVERFLOWS = 3
+"""Queue overflows in a row, with the resync snapshot still unsent, tolerated."""
+CLOSE_WAIT_S = 2.0
+"""How long a too-slow spectator's close may take before the socket is aborted."""
 
 
 class SpectatorSession:
@@ -31,19 +41,36 @@ class SpectatorSession:
 
     role = "spectator"
 
-    def __init__(self, service: Service, ws: web.WebSocketResponse, view: RaceView):
+    def __init__(
+        self,
+        service: Service,
+        ws: web.WebSocketResponse,
+        view: RaceView,
+        abort: Callable[[], None] | None = None,
+    ):
         self.service, self.ws, self.view = service, ws, view
+        self.abort = abort
+        """Cuts the connection when even a close cannot be written."""
         self.limit = service.settings.spectator_queue_frames
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._resync = False
+        self._overflows = 0
+        self._dropping: asyncio.Task[None] | None = None
         self._out = service.metrics.ws_out("spectator")
 
     def offer(self, frame: bytes) -> None:
         """Queue a frame without waiting; past the limit, resync with a snapshot."""
+        if self._dropping is not None:
+            return
         if len(self._queue) >= self.limit:
             self._queue.clear()
-            if not self._resync:
+            if self._resync:
+                self._overflows += 1
+                if self._overflows >= MAX_OVERFLOWS:
+                    self._drop()
+                    return
+            else:
                 log.warning("slow spectator resynchronised", extra=self._ids)
             self._resync = True
         else:
@@ -87,6 +114,7 @@ class SpectatorSession:
                         self._resync = False
                         self._queue.clear()
                         await self._send(self.view.snapshot_frame())
+                        self._overflows = 0
                     else:
                         await self._send(self._queue.popleft())
         except (ConnectionError, RuntimeError):
@@ -96,6 +124,24 @@ class SpectatorSession:
         self._out[0] += 1
         self._out[1] += len(frame)
         await self.ws.send_frame(frame, WSMsgType.TEXT)
+
+    def _drop(self) -> None:
+        log.warning("spectator too slow: disconnected", extra=self._ids)
+        loop = asyncio.get_running_loop()
+        self._dropping = loop.create_task(self._close_too_slow())
+
+    async def _close_too_slow(self) -> None:
+        """Tell the spectator why, close 1008; abort if the socket is stuck."""
+        frame = encode(
+            Error(Code.SPECTATOR_TOO_SLOW, "fell behind the live feed, reconnect")
+        )
+        try:
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+                await self.ws.close(code=Close.POLICY, message=b"spectator_too_slow")
+        except (TimeoutError, ConnectionError, RuntimeError):
+            if self.abort is not None:
+                self.abort()
 
     async def go_away(self) -> None:
         """Shutdown: tell the spectator to reconnect shortly, then close (1001)."""

@@ -239,6 +239,9 @@ async def _watch(
 
 def _note(client: RunnerClient, outcome: RunnerOutcome) -> str:
     parts = []
+    if client.stats is not None:
+        standing = client.stats.standing
+        parts.append(f"{standing.distance_m / 1000:.2f} km #{standing.rank}")
     if client.rejected:
         parts.append(f"{len(client.rejected)} rejected")
     if client.reconnects:

@@ -46,6 +46,8 @@ async def test_redis_outage_keeps_acking_and_recovers(
 
         own_redis.kill()
         await wait_status(a.url + "/readyz", 503)
+        async with http.get(a.url + "/readyz") as response:
+            assert (await response.json())["type"].endswith("/broker_unavailable")
         for batch in during:
             await runner.send(batch)
         await runner.wait_ack(during[-1][-1]["seq"])

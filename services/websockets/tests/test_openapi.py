@@ -41,7 +41,7 @@ def test_request_schemas_come_from_the_structs() -> None:
     ref = body["content"]["application/json"]["schema"]["$ref"]
     name = ref.rsplit("/", 1)[1]
     fields = document["components"]["schemas"][name]["properties"]
-    assert set(fields) == {"name", "distance_m", "starts_at"}
+    assert set(fields) == {"name", "distance_m", "starts_at", "visibility"}
 
 
 async def test_served_spec_is_the_generated_one(

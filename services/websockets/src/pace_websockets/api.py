@@ -15,6 +15,7 @@ from typing import TypeVar
 import msgspec
 from aiohttp import web
 
+from pace_websockets.access import PRIVATE, check_reader
 from pace_websockets.gpx import track_gpx
 from pace_websockets.hub import race_info
 from pace_websockets.live import DeltaEntry, waiting
@@ -83,6 +84,8 @@ async def create_race(request: web.Request) -> web.Response:
     body = await _body(request, CreateRace)
     token = secrets.token_urlsafe(32)
     starts = None if body.starts_at is None else epoch_ms(body.starts_at)
+    private = body.visibility == PRIVATE
+    reader = secrets.token_urlsafe(32) if private else None
     race = RaceRecord(
         new_id(),
         body.name,
@@ -91,19 +94,24 @@ async def create_race(request: web.Request) -> web.Response:
         now_ms(),
         token_hash(token),
         "open",
+        visibility=body.visibility,
+        spectator_token_hash=None if reader is None else token_hash(reader),
     )
     await service.db.create_race(race)
     log.info("race created", extra={"race_id": race.id})
-    info = race_info(race, 0)
-    return _json(
-        RaceCreated(**msgspec.structs.asdict(info), organizer_token=token), 201
+    info = msgspec.structs.asdict(race_info(race, 0))
+    base = service.settings.public_url or str(request.url.origin())
+    link = None if reader is None else f"{base}/races/{race.id}#key={reader}"
+    created = RaceCreated(
+        **info, organizer_token=token, spectator_token=reader, spectator_url=link
     )
+    return _json(created, 201)
 
 
 async def list_races(request: web.Request) -> web.Response:
-    """Every race, newest first, without standings (one count query per race)."""
+    """Public races, newest first, without standings (one count query per race)."""
     db = request.app[SERVICE].db
-    races = await db.list_races()
+    races = [r for r in await db.list_races() if r.visibility != PRIVATE]
     infos = [race_info(r, len(await db.list_participants(r.id))) for r in races]
     return _json(infos)
 
@@ -111,6 +119,7 @@ async def list_races(request: web.Request) -> web.Response:
 async def get_race(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     race = await _race(service, request)
+    check_reader(request, race)
     info, standings = await service.fanout.standings(race)
     return _json(RaceDetail(**msgspec.structs.asdict(info), standings=standings))
 
@@ -158,6 +167,7 @@ async def add_participant(request: web.Request) -> web.Response:
 async def list_participants(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     race = await _race(service, request)
+    check_reader(request, race)
     people = await service.db.list_participants(race.id)
     return _json([ParticipantInfo(p.id, p.race_id, p.name, p.revoked) for p in people])
 
@@ -189,6 +199,7 @@ async def get_track(request: web.Request) -> web.Response:
     """Counted points as GPX; ``?all=1`` adds the stored points that did not count."""
     service = request.app[SERVICE]
     race = await _race(service, request)
+    check_reader(request, race)
     participant = await _participant(service, request, race)
     rows = await service.db.load_points(participant.id)
     every = request.query.get("all", "") in {"1", "true", "yes"}

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from pace_servicekit import healthz, metrics_handler, new_registry
 
+from pace_websockets.access import check_reader
 from pace_websockets.api import add_api_routes
 from pace_websockets.broker import open_broker
 from pace_websockets.committer import Committer
@@ -175,6 +176,7 @@ async def spectator_ws(request: web.Request) -> web.WebSocketResponse:
     race = await service.db.get_race(race_id)
     if race is None:
         raise ApiError(404, f"no race {race_id!r}")
+    check_reader(request, race)
     view = await service.fanout.acquire(race)  # before the upgrade: errors are 503s
     try:
         ws = _socket(service)

@@ -4,7 +4,7 @@ source of the schemas in ``/openapi.json``."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from pace_core.messages import RaceInfo, Standing
@@ -32,12 +32,18 @@ class CreateRace(msgspec.Struct, forbid_unknown_fields=True):
     """Target distance; None for an open race with no finish."""
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     """Common start (RFC 3339); None starts each runner at their first fix."""
+    visibility: Literal["public", "private"] = "public"
+    """A private race is readable only with its spectator token (access.py)."""
 
 
 class RaceCreated(RaceInfo):
     """The race, and the organiser's secret (shown once, stored only hashed)."""
 
     organizer_token: str
+    spectator_token: str | None = None
+    """Private races only: the token every reader needs (shown once)."""
+    spectator_url: str | None = None
+    """Private races only: the race page, the token in the fragment."""
 
 
 class RaceDetail(RaceInfo):

@@ -85,8 +85,8 @@ class Server:
         self.port = free_port()
         self.db_path = tmp / "pace.db"
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = (tmp / "server.log").open("wb")
-        env = {
+        self.log_path = tmp / "server.log"
+        self.env = {
             **os.environ,
             "PACE_HOST": "127.0.0.1",
             "PACE_PORT": str(self.port),
@@ -94,13 +94,24 @@ class Server:
             "PACE_TICK_S": "0.5",
             "PACE_LOG_LEVEL": "INFO",
         }
+        self.start()
+
+    def start(self) -> None:
+        """Start the process (again, on the same port and database file)."""
+        self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pace_websockets"],
-            env=env,
+            env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready(tmp / "server.log")
+        self._wait_ready(self.log_path)
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye, as a crash or an OOM kill would do."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
 
     def _wait_ready(self, log_path: Path) -> None:
         deadline = time.monotonic() + 30

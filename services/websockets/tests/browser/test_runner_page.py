@@ -121,6 +121,36 @@ def test_offline_stretch_reaches_the_server_exactly_once(
     assert server.stored_seqs(runner["id"]) == generated
 
 
+def test_server_killed_mid_run_loses_nothing(
+    server: Any, phone: Any, recording: Any, shot: Any
+) -> None:
+    """After a SIGKILL and restart the page resumes; every point is stored once."""
+    fixes = recording(RUN)[60:76]
+    race = server.create_race("Crash run", None)
+    runner = server.add_runner(race, "Crash")
+    context = phone(geolocation=fixes[0])
+    page = open_runner(context, runner["join_url"])
+    page.click("#start")
+    move(context, page, fixes[:8], 0)
+
+    server.kill()
+    expect(page.locator("#conn")).not_to_have_attribute("data-state", "live")
+    move(context, page, fixes[8:12], 8)
+    expect(page.locator("#pending")).not_to_have_attribute("data-count", "0")
+
+    server.start()
+    expect(page.locator("#conn")).to_have_attribute(
+        "data-state", "live", timeout=60_000
+    )
+    move(context, page, fixes[12:], 12)
+    wait_all_sent(page)
+    # Chromium may repeat a position with a new timestamp: at least one per fix.
+    generated = page_seqs(page)
+    assert generated == list(range(1, len(generated) + 1)), generated
+    assert len(generated) >= len(fixes)
+    assert server.stored_seqs(runner["id"]) == generated
+
+
 def test_denied_location_is_explained(
     server: Any, phone: Any, recording: Any, shot: Any
 ) -> None:

@@ -21,6 +21,11 @@ already in the past and is sent as fast as acknowledgements allow.
 Several recordings of one event (the regatta) keep their relative clock, so
 the live ranking is the real one; recordings whose first fixes are more than
 ``SAME_EVENT_S`` apart are unrelated and each starts with the replay.
+
+Limit: the common start is placed by the longest recording, so a file
+spanning more than the server's ``max_past_s`` (a logger left on for weeks)
+puts every file's early fixes out of reach as ``too_old``. Such a file is best
+replayed on its own (docs/limitations.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pace_core import engine, filtering, geodesy, standings
+from pace_core import engine, filtering, geodesy, places, standings
 
 EXPECTED = {
     engine: {
@@ -25,6 +25,7 @@ EXPECTED = {
         "epoch_ms",
     },
     geodesy: {"EARTH_RADIUS_M", "bearing_deg", "destination", "distance_m"},
+    places: {"Place", "passing_time"},
     standings: {"Entry", "Rankable", "rank", "sort_key"},
 }
 

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pace_core.filtering import Limits, Reason, epoch_ms
 from pace_core.geodesy import distance_m
+from pace_core.places import Place, passing_time
 
 if TYPE_CHECKING:
     from pace_core.messages import Point
@@ -202,7 +203,7 @@ class Tracker:
         """How many fixes ``add`` refused, by reason."""
 
         self._last: Fix | None = None
-        self._place = _Place()
+        self._place = Place()
         self._outsider: Fix | None = None
         self._anchor: Fix | None = None
         self._candidate: Fix | None = None
@@ -399,7 +400,7 @@ class Tracker:
         reach = distance_m(anchor.lat, anchor.lon, fix.lat, fix.lon)
         return self._distance + reach >= target
 
-    def _place_allowance(self, place: _Place, fix: Fix) -> float:
+    def _place_allowance(self, place: Place, fix: Fix) -> float:
         """How far a fix of a runner standing in ``place`` can honestly be."""
         jitter = (fix.accuracy or 0.0) + place.accuracy
         floor = self._min_move
@@ -431,11 +432,11 @@ class Tracker:
             after = target
         while self._next_km * _KM <= after:
             km = self._next_km
-            self._split(_passing_time(anchor, via, fix, (km * _KM - before) / hop))
+            self._split(passing_time(anchor, via, fix, (km * _KM - before) / hop))
         self._distance = after
         self._remember(fix.time)
         if target is not None and after >= target:
-            self._finish(_passing_time(anchor, via, fix, (target - before) / hop))
+            self._finish(passing_time(anchor, via, fix, (target - before) / hop))
 
     def _split(self, time: int) -> None:
         """Record the next whole kilometre, passed at ``time``."""
@@ -517,87 +518,3 @@ def _pace(duration_ms: float, distance: float) -> float | None:
     if distance <= 0.0 or duration_ms <= 0.0:
         return None
     return duration_ms / distance
-
-
-def _passing_time(anchor: Fix, via: Fix | None, fix: Fix, fraction: float) -> int:
-    """When the runner passed ``fraction`` of the hop from anchor to fix.
-
-    Linear in time along the hop, except that a runner who lingered near
-    the anchor until ``via`` is taken along anchor → via → fix: a mark just
-    past a drinks station is passed after the stop, not during it.
-    """
-    if via is None:
-        return _interpolate(anchor.time, fix.time, fraction)
-    first = distance_m(anchor.lat, anchor.lon, via.lat, via.lon)
-    second = distance_m(via.lat, via.lon, fix.lat, fix.lon)
-    at = fraction * (first + second)
-    if at <= first and first > 0.0:
-        return _interpolate(anchor.time, via.time, at / first)
-    if second <= 0.0:
-        return via.time
-    return _interpolate(via.time, fix.time, (at - first) / second)
-
-
-def _interpolate(start: int, end: int, fraction: float) -> int:
-    """The time a fraction of the way from ``start`` to ``end``, in whole ms."""
-    return start + round((end - start) * fraction)
-
-
-class _Place:
-    """The fixes since the last anchor: centroid, mean accuracy, the latest.
-
-    Mutated in place (one per tracker) so that adding a fix allocates
-    nothing. Offsets are summed relative to the first fix, with longitude
-    wrapped, so a place astride the antimeridian averages correctly.
-    """
-
-    __slots__ = (
-        "accuracy",
-        "last",
-        "lat",
-        "lat0",
-        "lon",
-        "lon0",
-        "n",
-        "sum_accuracy",
-        "sum_dlat",
-        "sum_dlon",
-    )
-
-    def __init__(self) -> None:
-        self.reset(Fix(0, 0, 0.0, 0.0))
-
-    def reset(self, fix: Fix) -> None:
-        """Start the place over with one fix."""
-        self.lat = self.lat0 = fix.lat
-        self.lon = self.lon0 = fix.lon
-        self.sum_dlat = self.sum_dlon = 0.0
-        self.accuracy = self.sum_accuracy = fix.accuracy or 0.0
-        self.n = 1
-        self.last = fix
-
-    def add(self, fix: Fix) -> None:
-        """One more fix at this place: move the centroid, extend the span."""
-        dlon = fix.lon - self.lon0
-        if dlon > 180.0:
-            dlon -= 360.0
-        elif dlon < -180.0:
-            dlon += 360.0
-        n = self.n + 1
-        self.n = n
-        self.sum_dlat += fix.lat - self.lat0
-        self.sum_dlon += dlon
-        self.sum_accuracy += fix.accuracy or 0.0
-        self.lat = self.lat0 + self.sum_dlat / n
-        self.lon = _wrap(self.lon0 + self.sum_dlon / n)
-        self.accuracy = self.sum_accuracy / n
-        self.last = fix
-
-
-def _wrap(lon: float) -> float:
-    """A longitude folded back into [-180, 180]."""
-    if lon > 180.0:
-        return lon - 360.0
-    if lon < -180.0:
-        return lon + 360.0
-    return lon

@@ -83,7 +83,9 @@ class Point(msgspec.Struct, forbid_unknown_fields=False):
     heading: float | None = None
 
 
-class Points(msgspec.Struct, tag="points", tag_field="type", forbid_unknown_fields=False):
+class Points(
+    msgspec.Struct, tag="points", tag_field="type", forbid_unknown_fields=False
+):
     """A batch of fixes, in any order; the server sorts them by ``seq``."""
 
     points: list[Point]
@@ -161,7 +163,7 @@ class Stats(msgspec.Struct, tag="stats", tag_field="type"):
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
-    """A refusal. ``code`` is stable (see docs/protocol.md); ``message`` is for people."""
+    """A refusal: ``code`` is stable (docs/protocol.md), ``message`` is for people."""
 
     code: str
     message: str
@@ -243,7 +245,7 @@ def encode(message: msgspec.Struct) -> bytes:
 
 
 def decode_client_message(data: bytes | str) -> Hello | Points:
-    """Decode a runner's frame; raises ``msgspec.ValidationError`` or ``DecodeError``."""
+    """Decode a runner frame; raises msgspec ``ValidationError`` or ``DecodeError``."""
     return _client_decoder.decode(data)
 
 

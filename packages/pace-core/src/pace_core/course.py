@@ -44,6 +44,7 @@ SNAP_MAX_M = 200.0
 """A waypoint further than this from the course is refused, not snapped."""
 
 _SAME_POINT_M = 0.01
+_HEADING_M = 50.0
 _Floats = NDArray[np.float64]
 
 
@@ -256,8 +257,13 @@ class Course:
         join = float(np.hypot(*(lap[0] - lap[-1])))
         self._lap_length = (self._length + join * (self.laps > 1)) / self.laps
 
-        before = _extend(full[0], full[1], EXTENSION_M)
-        after = _extend(full[-1], full[-2], EXTENSION_M)
+        # Extend along the course's general heading at each end, not along
+        # its last few metres, which route planners often leave as a hook.
+        reach = min(_HEADING_M, self._length / 2.0)
+        inner = shapely.line_interpolate_point(core, [reach, self._length - reach])
+        heads = shapely.get_coordinates(inner)
+        before = _extend(full[0], heads[0], EXTENSION_M)
+        after = _extend(full[-1], heads[1], EXTENSION_M)
         coords = np.vstack([before, full, after])
         coords = coords[np.r_[True, np.any(np.diff(coords, axis=0) != 0.0, axis=1)]]
         self._line = shapely.LineString(coords)

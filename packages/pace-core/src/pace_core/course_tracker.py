@@ -30,6 +30,7 @@ from pace_core.matching import (
     Sample,
 )
 from pace_core.prediction import Prediction, predict, predict_checkpoints
+from pace_core.standings import Entry
 
 __all__ = [
     "SNAPSHOT_EVERY",
@@ -82,6 +83,10 @@ class CourseStanding:
     """True between checkpoints: rank by GPS progress, confirmed at the next."""
     last_time: int | None
     """Time of the last matched fix (ms), the moment ``progress_m`` refers to."""
+
+    def entry(self, participant_id: str) -> Entry:
+        """This standing for :func:`pace_core.standings.rank`: by progress."""
+        return Entry(participant_id, self.progress_m, self.finish_time, self.last_time)
 
 
 _Results = tuple[tuple[int | None, ...], float, bool, bool]

@@ -29,11 +29,21 @@ class Errors:
     progress_m: list[float] = field(default_factory=list)
     split_s: list[float] = field(default_factory=list)
     finish_s: list[float] = field(default_factory=list)
+    predicted_s: dict[float, list[float]] = field(default_factory=dict)
+    """Predicted finish error, by share of the course done when predicted."""
+    inside: int = 0
+    """Predictions whose band held the true finish time."""
     missing: int = 0
 
     def row(self, name: str) -> str:
         cells = [_stats(v) for v in (self.progress_m, self.split_s, self.finish_s)]
+        cells += [_stats(self.predicted_s[share]) for share in SHARES]
+        predictions = sum(len(v) for v in self.predicted_s.values())
+        cells.append(f"{100.0 * self.inside / predictions:.0f} %")
         return f"| {name} | " + " | ".join(cells) + f" | {self.missing} |"
+
+
+SHARES = (0.25, 0.5, 0.75)
 
 
 def _stats(values: list[float]) -> str:
@@ -51,10 +61,13 @@ def measure(course: Course, speed: float, runners: int, seed: int) -> Errors:
         plan = RunPlan(T0, speed_mps=speed * rng.uniform(0.85, 1.15))
         run = simulate(course, plan, Noise(), rng)
         tracker = CourseTracker(course)
+        shares = list(SHARES)
         for fix, truth in zip(run.fixes, run.true_progress, strict=True):
             tracker.add(fix)
             progress = min(max(tracker.state.progress_m, 0.0), course.length_m)
             errors.progress_m.append(abs(progress - truth))
+            if shares and truth >= shares[0] * course.length_m:
+                _predict(errors, tracker, shares.pop(0), fix.time, run.crossings[-1])
         passages = tracker.view(run.fixes[-1].time).checkpoints
         for index, (passage, truth_ms) in enumerate(
             zip(passages, run.crossings, strict=True)
@@ -68,6 +81,17 @@ def measure(course: Course, speed: float, runners: int, seed: int) -> Errors:
             elif index > 0:
                 errors.split_s.append(error)
     return errors
+
+
+def _predict(
+    errors: Errors, tracker: CourseTracker, share: float, now: int, truth: int
+) -> None:
+    predicted = tracker.predict_at(tracker.course.length_m, now)
+    if predicted is None:
+        errors.missing += 1
+        return
+    errors.predicted_s.setdefault(share, []).append(abs(predicted.time - truth) / 1e3)
+    errors.inside += predicted.earliest <= truth <= predicted.latest
 
 
 def _courses() -> dict[str, tuple[Course, float]]:

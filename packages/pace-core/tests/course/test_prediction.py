@@ -9,6 +9,7 @@ from pace_core.course_simulation import Noise, RunPlan, SimulatedRun, simulate
 from pace_core.course_tracker import CourseTracker
 from pace_core.engine import Fix
 from pace_core.prediction import arrivals_at
+from pace_core.standings import rank
 
 from .conftest import T0
 
@@ -124,3 +125,19 @@ def test_arrivals_at_a_spot_are_soonest_first(gatchina: Course) -> None:
     arrivals = arrivals_at(6000.0, trackers, T0 + 1_500_000)
     assert [a.participant_id for a in arrivals] == ["fast", "slow"]
     assert arrivals[0].prediction.time < arrivals[1].prediction.time
+
+
+def test_course_standings_rank_by_progress_then_finish(gatchina: Course) -> None:
+    """rank() on course entries puts finishers first, then the furthest along."""
+    trackers = {}
+    for name, speed, seed in (("slow", 2.6, 1), ("fast", 3.6, 2), ("done", 5.0, 3)):
+        run = simulate(
+            gatchina, RunPlan(T0, speed_mps=speed), QUIET, random.Random(seed)
+        )
+        trackers[name] = CourseTracker(gatchina)
+        trackers[name].add_many(f for f in run.fixes if f.time <= T0 + 2_200_000)
+    views = {name: t.view(T0 + 2_200_000) for name, t in trackers.items()}
+    order = rank(view.entry(name) for name, view in views.items())
+    assert [e.participant_id for e in order] == ["done", "fast", "slow"]
+    assert views["done"].finished and not views["done"].provisional
+    assert views["fast"].provisional

@@ -32,6 +32,7 @@ from pace_core.messages import (
     encode,
 )
 
+from pace_websockets.conflicts import RecentPoints
 from pace_websockets.hub import RaceView
 from pace_websockets.ingest import BadFrame, Judged, decode, judge
 from pace_websockets.limits import Meter, RateLimited
@@ -72,6 +73,7 @@ class RunnerSession:
         self.state: RunnerState | None = None
         self.view: RaceView | None = None
         self.replaced = False
+        self._recent = RecentPoints()
         self._last_stats = 0.0
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._out = service.metrics.ws_out("runner")
@@ -267,6 +269,7 @@ class RunnerSession:
                 Close.TOO_BIG,
             )
         ended = view.race.status == "ended"
+        bad = [*bad, *self._recent.check(batch.points, state.seen)]
         judged, state.seen = judge(
             batch.points,
             state.seen,

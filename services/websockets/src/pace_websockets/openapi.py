@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 from pace_core.messages import RaceInfo
 
+from pace_websockets.http_ingest import IngestResult
 from pace_websockets.schemas import (
     CreateParticipant,
     CreateRace,
@@ -70,6 +71,27 @@ ROUTES: tuple[Route, ...] = (
         "Counted points as GPX 1.1",
         200,
         content_type="application/gpx+xml",
+    ),
+    Route(
+        "GET",
+        "/ingest/osmand",
+        "A fix from Traccar Client, OsmAnd query (docs/clients.md)",
+        200,
+        IngestResult,
+    ),
+    Route(
+        "POST",
+        "/ingest/osmand",
+        "Fixes from Traccar Client: query, form or JSON (docs/clients.md)",
+        200,
+        IngestResult,
+    ),
+    Route(
+        "POST",
+        "/ingest/owntracks",
+        "Fixes from OwnTracks in HTTP mode (docs/clients.md)",
+        200,
+        list[Any],
     ),
     Route("GET", "/healthz", "Liveness", 200, Health),
     Route("GET", "/readyz", "Readiness: storage and broker answer", 200, Health),

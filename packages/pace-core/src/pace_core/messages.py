@@ -25,6 +25,7 @@ import msgspec
 __all__ = [
     "MAX_POINTS_PER_BATCH",
     "Ack",
+    "CheckpointTime",
     "ClientMessage",
     "Error",
     "Event",
@@ -55,7 +56,18 @@ MAX_POINTS_PER_BATCH = 1000
 need four messages, which the reference client does by itself)."""
 
 Status = Literal["waiting", "running", "finished", "disconnected"]
-EventKind = Literal["started", "split", "finished", "disconnected", "corrected"]
+EventKind = Literal[
+    "started",
+    "split",
+    "finished",
+    "disconnected",
+    "corrected",
+    "checkpoint",
+    "off_course",
+    "back_on_course",
+    "stalled",
+    "moving",
+]
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -138,8 +150,24 @@ class LivePosition(msgspec.Struct, array_like=True):
     time: int
 
 
-class Standing(msgspec.Struct, omit_defaults=False):
-    """One participant's live state, as in ``GET /api/races/{id}`` and the feed."""
+class CheckpointTime(msgspec.Struct, omit_defaults=True):
+    """A course checkpoint and when the participant passed it (course races)."""
+
+    name: str
+    distance_m: float
+    time: str | None
+    """RFC 3339 interpolated passing time, or null until passed."""
+    predicted: str | None = None
+    """Predicted passing time (RFC 3339) while not yet passed, if known."""
+
+
+class Standing(msgspec.Struct, omit_defaults=True):
+    """One participant's live state, as in ``GET /api/races/{id}`` and the feed.
+
+    The fields after ``position`` exist only in course races (they have
+    defaults and are left out of the JSON otherwise, so a plain race's frames
+    are unchanged).
+    """
 
     participant_id: str
     name: str
@@ -153,6 +181,14 @@ class Standing(msgspec.Struct, omit_defaults=False):
     """RFC 3339, or null until the participant finishes."""
     splits: list[Split]
     position: LivePosition | None
+    progress_m: float | None = None
+    """Distance along the course (course races)."""
+    checkpoints: list[CheckpointTime] | None = None
+    predicted_finish_time: str | None = None
+    off_course: bool | None = None
+    stalled: bool | None = None
+    provisional: bool | None = None
+    """Rank from GPS progress between checkpoints, confirmed at the next one."""
 
 
 class Stats(msgspec.Struct, tag="stats", tag_field="type"):
@@ -226,6 +262,8 @@ class Event(msgspec.Struct, tag="event", tag_field="type", omit_defaults=True):
     km: int | None = None
     elapsed_s: float | None = None
     distance_m: float | None = None
+    checkpoint: str | None = None
+    """The checkpoint's name, for ``checkpoint`` events of course races."""
 
 
 SpectatorMessage = Snapshot | Update | Event | Error | Reconnect

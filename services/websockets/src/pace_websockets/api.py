@@ -16,6 +16,7 @@ import msgspec
 from aiohttp import web
 
 from pace_websockets.access import PRIVATE, check_reader
+from pace_websockets.courses import course_geojson
 from pace_websockets.gpx import track_gpx
 from pace_websockets.hub import race_info
 from pace_websockets.live import DeltaEntry, waiting
@@ -82,6 +83,7 @@ def _authorize(request: web.Request, race: RaceRecord) -> None:
 async def create_race(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await _body(request, CreateRace)
+    course, distance = _course(body)
     token = secrets.token_urlsafe(32)
     starts = None if body.starts_at is None else epoch_ms(body.starts_at)
     private = body.visibility == PRIVATE
@@ -89,11 +91,12 @@ async def create_race(request: web.Request) -> web.Response:
     race = RaceRecord(
         new_id(),
         body.name,
-        body.distance_m,
+        distance,
         starts,
         now_ms(),
         token_hash(token),
         "open",
+        course=course,
         visibility=body.visibility,
         spectator_token_hash=None if reader is None else token_hash(reader),
     )
@@ -106,6 +109,20 @@ async def create_race(request: web.Request) -> web.Response:
         **info, organizer_token=token, spectator_token=reader, spectator_url=link
     )
     return _json(created, 201)
+
+
+def _course(body: CreateRace) -> tuple[str | None, float | None]:
+    """The course as stored and the race distance (the course's unless given)."""
+    if body.course is None:
+        if body.laps is not None or body.checkpoints is not None:
+            raise ApiError(422, "laps and checkpoints need a course", "bad_course")
+        return None, body.distance_m
+    marks = [(c.name, c.distance_m) for c in body.checkpoints or ()]
+    try:
+        geojson, length = course_geojson(body.course, body.laps, marks)
+    except ValueError as exc:
+        raise ApiError(422, f"bad course: {exc}", "bad_course") from exc
+    return geojson, body.distance_m or round(length, 1)
 
 
 async def list_races(request: web.Request) -> web.Response:

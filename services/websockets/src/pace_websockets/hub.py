@@ -100,7 +100,7 @@ class RaceView:
         order = rank(
             Entry(
                 pid,
-                s.distance_m,
+                s.distance_m if s.progress_m is None else s.progress_m,
                 self.finish_ms.get(pid),
                 s.position.time if s.position else None,
             )

@@ -33,6 +33,7 @@ from pace_core.messages import (
 )
 
 from pace_websockets.conflicts import RecentPoints
+from pace_websockets.courses import decorate
 from pace_websockets.hub import RaceView
 from pace_websockets.ingest import BadFrame, Judged, decode, judge
 from pace_websockets.limits import Meter, RateLimited
@@ -212,8 +213,12 @@ class RunnerSession:
     ) -> RunnerState:
         assert self.view is not None
         race = self.view.race
-        rules = RaceRules(race.distance_m, race.starts_at)
         rows = await self.service.db.load_points(participant.id)
+        # A course race finishes at the course's finish, not at a GPS distance.
+        course = self.service.courses.rebuild(
+            race, participant.id, participant.name, rows
+        )
+        rules = RaceRules(None if course else race.distance_m, race.starts_at)
         fixes = (
             Fix(r.seq, r.time, r.lat, r.lon, r.alt, r.accuracy, r.speed, r.heading)
             for r in rows
@@ -291,6 +296,9 @@ class RunnerSession:
                 extra=self.ids,
             )
         events = state.tracker.drain_events()
+        course = self.service.courses.get(state.participant.id)
+        if course is not None:
+            course.feed(judged.rows)
         live = self._standing(state) if judged.rows else None
         await self._commit(state, judged, live)
         await self.send(Ack(state.seen, judged.rejected))
@@ -348,7 +356,11 @@ class RunnerSession:
         if len(view.splits) > len(state.splits):
             state.splits.extend(split_of(s) for s in view.splits[len(state.splits) :])
         p = state.participant
-        return standing_of(p.id, p.name, view, state.splits, status), view.finish_time
+        standing = standing_of(p.id, p.name, view, state.splits, status)
+        course = self.service.courses.get(p.id)
+        if course is not None:
+            return decorate(standing, course.tracker.view(now_ms()))
+        return standing, view.finish_time
 
     def _publish(
         self,
@@ -360,6 +372,9 @@ class RunnerSession:
         standing, finish = live
         p = state.participant
         wire = [event_of(p.id, p.name, e) for e in events]
+        course = self.service.courses.get(p.id)
+        if course is not None:
+            wire.extend(course.events(now_ms()))
         if standing.status == "disconnected":
             wire.append(Event("disconnected", p.id, now_ms(), p.name))
         self.service.fanout.publish(
@@ -395,7 +410,8 @@ class RunnerSession:
         view = state.tracker.view()
         if self.replaced or self.service.shutting_down or state.disconnected:
             return
-        if not view.started or view.finished:
+        course = self.service.courses.get(state.participant.id)
+        if not view.started or view.finished or (course and course.finished):
             return
         if self.service.runners.get(state.participant.id) is not state:
             return  # dropped after a failed commit: storage has the truth

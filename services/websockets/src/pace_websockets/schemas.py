@@ -10,6 +10,7 @@ import msgspec
 from pace_core.messages import RaceInfo, Standing
 
 __all__ = [
+    "CheckpointSpec",
     "CreateParticipant",
     "CreateRace",
     "Health",
@@ -34,6 +35,19 @@ class CreateRace(msgspec.Struct, forbid_unknown_fields=True):
     """Common start (RFC 3339); None starts each runner at their first fix."""
     visibility: Literal["public", "private"] = "public"
     """A private race is readable only with its spectator token (access.py)."""
+    course: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    """A course race: the course file's text (GPX, TCX or GeoJSON)."""
+    laps: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    """Laps of the course's line (default 1, or the GeoJSON's ``laps``)."""
+    checkpoints: list[CheckpointSpec] | None = None
+    """Named checkpoints by distance along the course, besides start and finish."""
+
+
+class CheckpointSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A named checkpoint at ``distance_m`` along the course."""
+
+    name: Name
+    distance_m: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
 
 
 class RaceCreated(RaceInfo):

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from pace_websockets.broker import Broker
 from pace_websockets.committer import Committer
+from pace_websockets.courses import CourseBook
 from pace_websockets.hub import Hub
 from pace_websockets.metrics import Metrics
 from pace_websockets.settings import Settings
@@ -68,6 +69,8 @@ class Service:
     """Trackers by participant id, kept after a disconnect for a quick resume."""
     sessions: dict[str, RunnerSession] = field(default_factory=dict)
     spectators: set[SpectatorSession] = field(default_factory=set)
+    courses: CourseBook = field(default_factory=CourseBook)
+    """Course trackers by participant id, beside ``runners`` (course races)."""
     shutting_down: bool = False
 
     @property

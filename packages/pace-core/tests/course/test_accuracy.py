@@ -118,28 +118,33 @@ def _courses() -> dict[str, tuple[Course, float]]:
     }
 
 
-def _assert_accurate(errors: Errors) -> None:
+def _assert_accurate(errors: Errors, coverage: float) -> None:
     progress = sorted(errors.progress_m)
     assert errors.missing == 0
     assert progress[len(progress) // 2] < 5.0
     assert progress[int(0.95 * len(progress))] < 15.0
     assert sorted(errors.split_s)[int(0.95 * len(errors.split_s))] < 5.0
     assert max(errors.finish_s) < 6.0
+    predictions = sum(len(v) for v in errors.predicted_s.values())
+    assert errors.inside >= coverage * predictions
 
 
 def test_city_course_accuracy(gatchina: Course) -> None:
     """Three noisy runners on the 10 km course: progress, split and finish errors."""
-    _assert_accurate(measure(gatchina, 3.2, runners=3, seed=1))
+    # Nine predictions: a band meant to hold most truths may miss a few here.
+    _assert_accurate(measure(gatchina, 3.2, runners=3, seed=1), coverage=0.6)
 
 
 @pytest.mark.slow
 def test_accuracy_table() -> None:
     """Twenty runners on each course stay within the stated errors (prints them)."""
+    predicted = " | ".join(f"finish predicted at {share:.0%}, s" for share in SHARES)
     print(
-        "\n| course | progress m (median / p95 / max) | split s | finish s | missing |"
+        "\n| course | progress m (median / p95 / max) | split s | finish s | "
+        f"{predicted} | true finish in band | missing |"
     )
-    print("|---|---|---|---|---|")
+    print("|---" * (6 + len(SHARES)) + "|")
     for name, (course, speed) in _courses().items():
         errors = measure(course, speed, runners=20, seed=7)
         print(errors.row(name))
-        _assert_accurate(errors)
+        _assert_accurate(errors, coverage=0.8)

@@ -83,7 +83,7 @@ async def osmand(request: web.Request) -> web.Response:
         token, fixes = _read(lambda: osmand_json(body))
         token = token or params.get("id")
     else:
-        if request.method == "POST" and request.has_body:
+        if request.method == "POST" and request.can_read_body:
             params.update({k: str(v) for k, v in (await request.post()).items()})
         token, fixes = _read(lambda: osmand_query(params, now_ms()))
     result = await _ingest(request, token, fixes)
@@ -229,14 +229,19 @@ async def _process(
 async def _state(
     service: Service, participant: ParticipantRecord, race: RaceRecord
 ) -> RunnerState:
-    """The participant's tracker, as the runner socket keeps it (runner.py)."""
+    """The participant's tracker, as the runner socket keeps it (runner.py).
+
+    The one in memory is used only while storage agrees with it: requests
+    through a load balancer may reach another instance between two fixes,
+    and this instance must then rebuild from what that one committed.
+    """
     state = service.runners.get(participant.id)
     if state is not None and state.pending is not None:
         await asyncio.wait([state.pending])
         state = service.runners.get(participant.id)
-    if state is not None:
-        return state
     stored = await service.db.last_seq(participant.id)
+    if state is not None and state.committed_seq == stored:
+        return state
     rows = await service.db.load_points(participant.id)
     fixes = (
         Fix(r.seq, r.time, r.lat, r.lon, r.alt, r.accuracy, r.speed, r.heading)

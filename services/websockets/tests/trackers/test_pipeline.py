@@ -1,0 +1,116 @@
+"""The tracker endpoints share the socket's pipeline: feed, failures, spec."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from pace_websockets.app import create_app
+from pace_websockets.openapi import spec
+from pace_websockets.service import SERVICE
+from pace_websockets.settings import Settings
+from pace_websockets.storage import PointRow, Storage, StorageUnavailable
+from trackerkit import owntracks_location, post_owntracks, stored, traccar_query
+from wskit import Server, new_race, receive_type
+
+
+async def test_spectator_feed_shows_a_tracker_runner(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """A fix from OwnTracks reaches a race page's feed as a running standing."""
+    race = await new_race(http, server)
+    who = await race.add("Otto")
+    feed = await http.ws_connect(f"{server.ws_url}/ws/races/{race.id}")
+    snapshot = await receive_type(feed, "snapshot")
+    assert [s["status"] for s in snapshot["standings"]] == ["waiting"]
+    start = int(time.time()) - 60
+    batch = [owntracks_location(i, start) for i in range(5)]
+    assert (await post_owntracks(http, server, who["token"], batch))[0] == 200
+    while True:
+        update = await receive_type(feed, "update")
+        mine = [s for s in update["standings"] if s["participant_id"] == who["id"]]
+        if mine and mine[0]["status"] == "running":
+            break
+    assert mine[0]["position"][:2] == [batch[-1]["lat"], batch[-1]["lon"]]
+    await feed.close()
+
+
+def test_ingest_routes_match_the_spec() -> None:
+    """The router's /ingest/ routes and those of /openapi.json are the same."""
+    app = create_app(Settings(database_url="sqlite:///unused.db"))
+    routed = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/ingest/")
+        and route.method != "HEAD"
+    }
+    documented = {
+        (method, path)
+        for path, operations in spec()["paths"].items()
+        if path.startswith("/ingest/")
+        for method in operations
+    }
+    assert routed == documented
+    assert len(routed) == 3
+
+
+class FlakyWrites:
+    """A real storage whose ``write_batch`` fails while ``failing`` is set."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner, self.failing = inner, False
+
+    async def write_batch(
+        self, rows: Sequence[PointRow], snapshots: Sequence[tuple[str, bytes]]
+    ) -> None:
+        if self.failing:
+            raise StorageUnavailable("disk unplugged by the test")
+        await self.inner.write_batch(rows, snapshots)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+async def flaky(tmp_path: Path) -> AsyncIterator[tuple[TestServer, FlakyWrites]]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'pace.db'}", tick_s=0.2)
+    app = create_app(settings)
+    async with TestServer(app) as server:
+        service = app[SERVICE]
+        assert service.committer is not None and service.storage is not None
+        wrapper = FlakyWrites(service.storage)
+        service.committer.storage = wrapper  # type: ignore[assignment]
+        yield server, wrapper
+
+
+async def test_failed_commit_is_503_with_retry_after_then_stored_on_resend(
+    http: aiohttp.ClientSession,
+    flaky: tuple[TestServer, FlakyWrites],
+    tmp_path: Path,
+) -> None:
+    """Storage down: 503 + Retry-After and nothing stored; the resend is stored."""
+    server, wrapper = flaky
+    async with http.post(server.make_url("/api/races"), json={"name": "r"}) as r:
+        race = await r.json()
+    auth = {"Authorization": f"Bearer {race['organizer_token']}"}
+    url = server.make_url(f"/api/races/{race['id']}/participants")
+    async with http.post(url, json={"name": "Tess"}, headers=auth) as r:
+        who = await r.json()
+    params = traccar_query(who["token"], 0, int(time.time()) - 60)
+    wrapper.failing = True
+    async with http.post(server.make_url("/ingest/osmand"), params=params) as r:
+        assert r.status == 503
+        assert int(r.headers["Retry-After"]) > 0
+        assert (await r.json(content_type=None))["code"] == "storage_unavailable"
+    assert stored(tmp_path / "pace.db", who["id"]) == []
+    wrapper.failing = False
+    async with http.post(server.make_url("/ingest/osmand"), params=params) as r:
+        assert r.status == 200
+        assert (await r.json())["stored"] == 1
+    assert len(stored(tmp_path / "pace.db", who["id"])) == 1

@@ -8,7 +8,7 @@ from pace_websockets.openapi import spec
 from pace_websockets.settings import Settings
 from wskit import Server
 
-SERVICE_PREFIXES = ("/api/", "/ws/")
+SERVICE_PREFIXES = ("/api/", "/ws/", "/ingest/")
 SERVICE_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
 
 
@@ -41,7 +41,15 @@ def test_request_schemas_come_from_the_structs() -> None:
     ref = body["content"]["application/json"]["schema"]["$ref"]
     name = ref.rsplit("/", 1)[1]
     fields = document["components"]["schemas"][name]["properties"]
-    assert set(fields) == {"name", "distance_m", "starts_at", "visibility"}
+    assert set(fields) == {
+        "name",
+        "distance_m",
+        "starts_at",
+        "visibility",
+        "course",
+        "laps",
+        "checkpoints",
+    }
 
 
 async def test_served_spec_is_the_generated_one(

@@ -31,12 +31,11 @@ from typing import TypeVar
 
 import msgspec
 from aiohttp import web
-from pace_core.engine import EngineEvent, Fix, RaceRules, Tracker
-from pace_core.messages import Event, Point, encode
+from pace_core.messages import Point, Standing, encode
 
 from pace_websockets.ingest import Judged, judge
 from pace_websockets.limits import LIMITER, RateLimited
-from pace_websockets.live import DeltaEntry, event_of, split_of, standing_of
+from pace_websockets.pipeline import feed_course, live_standing, publish, rebuild
 from pace_websockets.problems import ApiError
 from pace_websockets.runner import token_hash
 from pace_websockets.service import SERVICE, RunnerState, Service
@@ -217,10 +216,12 @@ async def _process(
     )
     _count(service, before, judged)
     events = state.tracker.drain_events()
-    live = _live(state) if judged.rows else None
+    feed_course(service, state, judged.rows)
+    live = live_standing(service, state) if judged.rows else None
     await _commit(service, state, judged, live)
     if live is not None:
-        _publish(service, state, live, events, arrived)
+        _back(service, state)
+        publish(service, state, live, events, arrived)
     refused = [Refusal(rfc3339(r.seq), r.reason) for r in judged.rejected]
     duplicates = before - len(judged.rows) - len(refused)
     return IngestResult(len(judged.rows), duplicates, refused)
@@ -242,35 +243,18 @@ async def _state(
     stored = await service.db.last_seq(participant.id)
     if state is not None and state.committed_seq == stored:
         return state
-    rows = await service.db.load_points(participant.id)
-    fixes = (
-        Fix(r.seq, r.time, r.lat, r.lon, r.alt, r.accuracy, r.speed, r.heading)
-        for r in rows
-    )
-    rules = RaceRules(race.distance_m, race.starts_at)
-    tracker = Tracker.rebuild(rules, fixes, service.limits)
-    splits = [split_of(s) for s in tracker.view().splits]
-    state = RunnerState(participant, tracker, stored, stored, splits)
-    service.runners[participant.id] = state
-    return state
-
-
-def _live(state: RunnerState) -> DeltaEntry:
-    """The runner's standing now, its new splits recorded (as runner.py does)."""
-    view = state.tracker.view()
-    if len(view.splits) > len(state.splits):
-        state.splits.extend(split_of(s) for s in view.splits[len(state.splits) :])
-    p = state.participant
-    standing = standing_of(p.id, p.name, view, state.splits)
-    return DeltaEntry(standing, view.finish_time, 0.0)
+    return await rebuild(service, participant, race, stored)
 
 
 async def _commit(
-    service: Service, state: RunnerState, judged: Judged, live: DeltaEntry | None
+    service: Service,
+    state: RunnerState,
+    judged: Judged,
+    live: tuple[Standing, int | None] | None,
 ) -> None:
     """Wait until this request's rows, and every earlier batch, are committed."""
     if live is not None:
-        snapshot = encode(live.standing)
+        snapshot = encode(live[0])
         state.pending = service.commits.submit(
             judged.rows, [(state.participant.id, snapshot)]
         )
@@ -287,21 +271,11 @@ async def _commit(
         state.committed_seq = max(state.committed_seq, judged.rows[-1].seq)
 
 
-def _publish(
-    service: Service,
-    state: RunnerState,
-    live: DeltaEntry,
-    events: list[EngineEvent],
-    arrived: float,
-) -> None:
-    p = state.participant
-    live.arrived_at = arrived
+def _back(service: Service, state: RunnerState) -> None:
+    """A runner whose socket dropped is back, through a tracker app."""
     if state.disconnected:
-        # A runner whose socket dropped is back, through a tracker app.
         state.disconnected = False
         service.metrics.disconnected_clients.dec()
-    wire: list[Event] = [event_of(p.id, p.name, e) for e in events]
-    service.fanout.publish(p.race_id, live, wire)
 
 
 def _count(service: Service, received: int, judged: Judged) -> None:

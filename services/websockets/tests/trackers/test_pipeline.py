@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -15,7 +16,14 @@ from pace_websockets.openapi import spec
 from pace_websockets.service import SERVICE
 from pace_websockets.settings import Settings
 from pace_websockets.storage import PointRow, Storage, StorageUnavailable
-from trackerkit import owntracks_location, post_owntracks, stored, traccar_query
+from trackerkit import (
+    LAT0,
+    LON0,
+    owntracks_location,
+    post_owntracks,
+    stored,
+    traccar_query,
+)
 from wskit import Server, new_race, receive_type
 
 
@@ -114,3 +122,20 @@ async def test_failed_commit_is_503_with_retry_after_then_stored_on_resend(
         assert r.status == 200
         assert (await r.json())["stored"] == 1
     assert len(stored(tmp_path / "pace.db", who["id"])) == 1
+
+
+async def test_course_race_progress_from_a_tracker_app(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """In a course race, OwnTracks fixes move the runner along the course."""
+    line = {
+        "type": "LineString",
+        "coordinates": [[LON0, LAT0], [LON0, LAT0 + 0.01]],
+    }
+    race = await new_race(http, server, course=json.dumps(line))
+    who = await race.add("Otto")
+    batch = [owntracks_location(i, int(time.time()) - 300) for i in range(60)]
+    assert (await post_owntracks(http, server, who["token"], batch))[0] == 200
+    standing = (await race.get())["standings"][0]
+    assert standing["progress_m"] == pytest.approx(59 * 3.336, abs=25)
+    assert standing["checkpoints"]

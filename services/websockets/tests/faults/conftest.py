@@ -1,0 +1,8 @@
+"""Fault-injection runs (``make test-faults``): helpers importable by name."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

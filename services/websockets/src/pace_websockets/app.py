@@ -21,6 +21,7 @@ from pace_websockets.access import check_reader
 from pace_websockets.api import add_api_routes
 from pace_websockets.broker import open_broker
 from pace_websockets.committer import Committer
+from pace_websockets.course_api import add_course_routes
 from pace_websockets.http_ingest import add_ingest_routes
 from pace_websockets.hub import Hub
 from pace_websockets.limits import LIMITER, Limiter, RateLimited, RateLimits
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SERVICE] = service
     app[LIMITER] = Limiter(RateLimits.from_env())
     add_api_routes(app)
+    add_course_routes(app)
     add_ingest_routes(app)
     app.router.add_get("/ws/runner", runner_ws)
     app.router.add_get("/ws/races/{race_id}", spectator_ws)

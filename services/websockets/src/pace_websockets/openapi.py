@@ -15,7 +15,9 @@ from aiohttp import web
 from pace_core.messages import RaceInfo
 
 from pace_websockets.http_ingest import IngestResult
+from pace_websockets.results import Results
 from pace_websockets.schemas import (
+    Arrivals,
     CreateParticipant,
     CreateRace,
     Health,
@@ -71,6 +73,34 @@ ROUTES: tuple[Route, ...] = (
         "Counted points as GPX 1.1",
         200,
         content_type="application/gpx+xml",
+    ),
+    Route(
+        "GET",
+        _PARTICIPANT + "/track.geojson",
+        "Counted points as a GeoJSON LineString Feature (times in ms)",
+        200,
+        content_type="application/geo+json",
+    ),
+    Route(
+        "GET",
+        _RACE + "/course",
+        "The course as GeoJSON: line and checkpoints (course races)",
+        200,
+        content_type="application/geo+json",
+    ),
+    Route(
+        "GET",
+        _RACE + "/arrivals",
+        "Who reaches ?distance_m= on the course next, and when",
+        200,
+        Arrivals,
+    ),
+    Route(
+        "GET",
+        _RACE + "/results",
+        "Results from stored points (?format=csv or Accept: text/csv for CSV)",
+        200,
+        Results,
     ),
     Route(
         "GET",

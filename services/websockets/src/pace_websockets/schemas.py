@@ -10,6 +10,8 @@ import msgspec
 from pace_core.messages import RaceInfo, Standing
 
 __all__ = [
+    "Arrival",
+    "Arrivals",
     "CheckpointSpec",
     "CreateParticipant",
     "CreateRace",
@@ -102,3 +104,21 @@ class Problem(msgspec.Struct, omit_defaults=True):
     detail: str | None = None
     instance: str | None = None
     code: str | None = None
+
+
+class Arrival(msgspec.Struct):
+    """A participant expected at a spot on the course, with a band of times."""
+
+    participant_id: str
+    name: str
+    time: str
+    earliest: str
+    latest: str
+
+
+class Arrivals(msgspec.Struct):
+    """``GET /api/races/{race_id}/arrivals``: who reaches ``distance_m`` next."""
+
+    distance_m: float
+    server_time: str
+    arrivals: list[Arrival]

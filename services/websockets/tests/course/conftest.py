@@ -125,6 +125,12 @@ class _Sender:
                 if frame["type"] == "ack" and frame["seq"] >= chunk[-1]["seq"]:
                     break
 
+    async def arrivals(self, distance_m: float) -> Any:
+        url = f"{self.scene.server.url}/api/races/{self.scene.race['id']}/arrivals"
+        async with self.http.get(url, params={"distance_m": distance_m}) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
     async def race_body(self) -> dict[str, Any]:
         await asyncio.sleep(0.6)
         url = f"{self.scene.server.url}/api/races/{self.scene.race['id']}"
@@ -146,6 +152,7 @@ async def _run_in_order(
         await sender.send(ws, points[:cut])
         seen = await sender.race_body()
         seen["cut_index"] = cut - 1
+        seen["arrivals"] = await sender.arrivals(8000.0)
         points = points[cut:]
     await sender.send(ws, points)
     await ws.close()

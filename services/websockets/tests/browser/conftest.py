@@ -176,12 +176,25 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+SAVED: list[Path] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the screenshots went, in every run that took some."""
+    if SAVED:
+        terminalreporter.write_line(f"{len(SAVED)} page screenshots in {SCREENSHOTS}")
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module.
+
+    Not per session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break every asyncio test after it.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: run `make browser` (Debian's chromium)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {SCREENSHOTS}")
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
@@ -246,7 +259,7 @@ def shot() -> Callable[..., Path]:
     def save(page: Page, name: str, full_page: bool = False) -> Path:
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page)
-        print(f"screenshot: {path}")
+        SAVED.append(path)
         return path
 
     return save

@@ -167,3 +167,19 @@ def test_denied_location_is_explained(
     expect(problem).to_contain_text("Location is blocked")
     expect(page.locator("#start")).to_be_enabled()
     shot(page, "runner-denied")
+
+
+def test_second_tab_of_a_link_waits_for_the_first(server: Any, phone: Any) -> None:
+    """Two tabs never record one link at once: the second takes over on close."""
+    race = server.create_race("Two tabs", None)
+    runner = server.add_runner(race, "Twice")
+    context = phone()
+    first = open_runner(context, runner["join_url"])
+    second = context.new_page()
+    second.goto(runner["join_url"])
+    expect(second.locator("#problem")).to_contain_text("already open in another tab")
+    expect(second.locator("#conn")).not_to_have_attribute("data-state", "live")
+
+    first.close()
+    expect(second.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(second.locator("#problem")).to_be_hidden()

@@ -267,6 +267,21 @@ async function restoreTrack() {
   }
 }
 
+// One tab per join link: two tabs recording into the same outbox would hand out
+// the same seqs. A second tab waits for the first to close (Web Locks API).
+async function holdLinkLock(token) {
+  if (!navigator.locks) return;
+  let granted;
+  const got = new Promise((resolve) => { granted = resolve; });
+  navigator.locks.request(`pace-runner:${token}`, () => { granted(); return new Promise(() => {}); });
+  const warn = setTimeout(() => showProblem(
+    "This join link is already open in another tab. Use that tab, or close it: this one takes over.",
+  ), 3000);
+  await got;
+  clearTimeout(warn);
+  showProblem("");
+}
+
 async function main() {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   setupMap();
@@ -279,6 +294,7 @@ async function main() {
     $("start").disabled = true;
     return;
   }
+  await holdLinkLock(token);
   try {
     state.outbox = await Outbox.open(token);
   } catch {

@@ -95,6 +95,7 @@ _PARTICIPANT_COLUMNS = "id, race_id, name, token_hash, created_at, revoked"
 # SQLSTATE classes that mean "the server is going away or not there yet".
 _UNAVAILABLE_CLASSES = ("08", "57")
 _FULL_STATES = ("53100",)
+_UNAVAILABLE_STATES = ("53300",)  # too_many_connections: try again later
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -117,7 +118,11 @@ def translate(exc: BaseException) -> StorageError:
     state = getattr(exc, "sqlstate", None) or ""
     if state in _FULL_STATES:
         return StorageFull(f"database is full: {exc}")
-    if state[:2] in _UNAVAILABLE_CLASSES or isinstance(exc, _UNAVAILABLE_ERRORS):
+    if (
+        state[:2] in _UNAVAILABLE_CLASSES
+        or state in _UNAVAILABLE_STATES
+        or isinstance(exc, _UNAVAILABLE_ERRORS)
+    ):
         return StorageUnavailable(f"postgresql unavailable: {exc!r}")
     return StorageError(f"postgresql error: {exc!r}")
 

@@ -24,6 +24,7 @@ from pace_websockets.storage.base import (
     StorageError,
     StorageUnavailable,
 )
+from pace_websockets.storage.postgres import PostgresStorage
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -369,3 +370,18 @@ async def test_postgres_connections_dropped_then_recovered(pg_url: str) -> None:
         await storage.ping()
     finally:
         await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("schema=Bad-Name", "schema"),
+        ("schema=x;drop", "schema"),
+        ("pool_size=0", "pool_size"),
+        ("pool_size=many", "pool_size"),
+    ],
+)
+def test_bad_postgres_url_parameters_are_refused(query: str, named: str) -> None:
+    """A schema or pool size that cannot be used is a StorageError naming it."""
+    with pytest.raises(StorageError, match=f"^{named} must"):
+        PostgresStorage(f"{PG_SERVER}?{query}")

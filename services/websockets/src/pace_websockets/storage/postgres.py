@@ -104,7 +104,10 @@ def split_url(url: str) -> tuple[str, str | None, int]:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     schema = query.pop("schema", None) or None
-    pool_size = int(query.pop("pool_size", "10"))
+    size = query.pop("pool_size", "10")
+    if not size.isdigit() or int(size) < 1:
+        raise StorageError(f"pool_size must be a positive integer: {size!r}")
+    pool_size = int(size)
     if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
         raise StorageError(f"schema must match [a-z_][a-z0-9_]*: {schema!r}")
     dsn = urlunsplit(parts._replace(query=urlencode(query)))

@@ -49,8 +49,9 @@ def test_organiser_creates_a_race_and_a_working_join_link(
     assert join_url and "/run#token=" in join_url, join_url
     href = organiser.locator("#race-link").get_attribute("href")
     assert href == f"/races/{race_id}"
-    organiser.click("#token-ok")
     shot(organiser, "organise", full_page=True)
+    organiser.click("#token-ok")
+    expect(token_box).to_be_hidden()
 
     fixes = recording(START)
     runner_context = phone(geolocation=fixes[0])

@@ -128,7 +128,8 @@ async function keepAwake(on) {
   try {
     state.wakeLock = await navigator.wakeLock.request("screen");
   } catch {
-    showNotice("The screen may sleep (wake lock refused): keep Pace open in front.");
+    // Stopped meanwhile (location denied, Stop): a sleeping screen no longer matters.
+    if (state.outbox.meta.recording) showNotice("The screen may sleep (wake lock refused): keep Pace open in front.");
   }
 }
 

@@ -15,6 +15,7 @@ from pace_websockets.access import check_reader
 from pace_websockets.courses import course_of, fixes_of
 from pace_websockets.hub import race_info
 from pace_websockets.problems import ApiError
+from pace_websockets.replay import replay_ws
 from pace_websockets.results import (
     rebuild_race,
     results_csv,
@@ -145,4 +146,5 @@ def add_course_routes(app: web.Application) -> None:
     r.add_get(race + "/course", get_course)
     r.add_get(race + "/arrivals", get_arrivals)
     r.add_get(race + "/results", get_results)
+    r.add_get(race + "/replay", replay_ws)
     r.add_get(race + "/participants/{participant_id}/track.geojson", get_track_geojson)

@@ -104,6 +104,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        _RACE + "/replay",
+        "Replay WebSocket: the race from stored points at ?speed= (docs/protocol.md)",
+        101,
+        content_type="",
+    ),
+    Route(
+        "GET",
         "/ingest/osmand",
         "A fix from Traccar Client, OsmAnd query (docs/clients.md)",
         200,

@@ -8,7 +8,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 RUN := $(UV) run --frozen --no-sync
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The real interpreter, not a shim: uv compares it with the venv's and would rebuild .venv.
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # run-% and deploy-% stay out of .PHONY: make skips pattern rules for phony targets.

@@ -5,15 +5,14 @@
 functions over the :class:`Service` and a :class:`RunnerState`: rebuild a
 runner from storage (with its course tracker in a course race), feed a
 batch's stored rows to the course tracker, build the live standing, and
-queue it for the spectators. They mirror the session's methods line for
-line; a change to how a runner is judged or shown belongs in both places
-until the session calls these too.
+queue it for the spectators. ``RunnerSession`` calls these too, so a
+change to how a runner is rebuilt or shown is made once, here.
 """
 
 from __future__ import annotations
 
 from pace_core.engine import EngineEvent, Fix, RaceRules, Tracker
-from pace_core.messages import Event, Standing
+from pace_core.messages import Event, Standing, Status
 
 from pace_websockets.courses import decorate
 from pace_websockets.live import DeltaEntry, event_of, split_of, standing_of
@@ -50,13 +49,15 @@ def feed_course(service: Service, state: RunnerState, rows: list[PointRow]) -> N
         course.feed(rows)
 
 
-def live_standing(service: Service, state: RunnerState) -> tuple[Standing, int | None]:
+def live_standing(
+    service: Service, state: RunnerState, status: Status | None = None
+) -> tuple[Standing, int | None]:
     """The runner's standing and finish time (ms), new splits recorded."""
     view = state.tracker.view()
     if len(view.splits) > len(state.splits):
         state.splits.extend(split_of(s) for s in view.splits[len(state.splits) :])
     p = state.participant
-    standing = standing_of(p.id, p.name, view, state.splits)
+    standing = standing_of(p.id, p.name, view, state.splits, status)
     course = service.courses.get(p.id)
     if course is not None:
         return decorate(standing, course.tracker.view(now_ms()))
@@ -77,4 +78,6 @@ def publish(
     if course is not None:
         wire.extend(course.events(now_ms()))
     standing, finish = live
+    if standing.status == "disconnected":
+        wire.append(Event("disconnected", p.id, now_ms(), p.name))
     service.fanout.publish(p.race_id, DeltaEntry(standing, finish, arrived), wire)

@@ -16,11 +16,10 @@ import time
 
 import msgspec
 from aiohttp import WSMsgType, web
-from pace_core.engine import EngineEvent, Fix, RaceRules, Tracker
+from pace_core.engine import EngineEvent
 from pace_core.messages import (
     Ack,
     Error,
-    Event,
     Hello,
     Points,
     Reconnect,
@@ -33,11 +32,10 @@ from pace_core.messages import (
 )
 
 from pace_websockets.conflicts import RecentPoints
-from pace_websockets.courses import decorate
 from pace_websockets.hub import RaceView
 from pace_websockets.ingest import BadFrame, Judged, decode, judge
 from pace_websockets.limits import Meter, RateLimited
-from pace_websockets.live import DeltaEntry, event_of, split_of, standing_of
+from pace_websockets.pipeline import feed_course, live_standing, publish, rebuild
 from pace_websockets.protocol import Close, Code
 from pace_websockets.service import RunnerState, Service
 from pace_websockets.storage import ParticipantRecord, StorageError, StorageFull
@@ -212,20 +210,7 @@ class RunnerSession:
         self, participant: ParticipantRecord, stored: int
     ) -> RunnerState:
         assert self.view is not None
-        race = self.view.race
-        rows = await self.service.db.load_points(participant.id)
-        # A course race finishes at the course's finish, not at a GPS distance.
-        course = self.service.courses.rebuild(
-            race, participant.id, participant.name, rows
-        )
-        rules = RaceRules(None if course else race.distance_m, race.starts_at)
-        fixes = (
-            Fix(r.seq, r.time, r.lat, r.lon, r.alt, r.accuracy, r.speed, r.heading)
-            for r in rows
-        )
-        tracker = Tracker.rebuild(rules, fixes, self.service.limits)
-        splits = [split_of(s) for s in tracker.view().splits]
-        return RunnerState(participant, tracker, stored, stored, splits)
+        return await rebuild(self.service, participant, self.view.race, stored)
 
     async def replace(self) -> None:
         """Another connection of the same participant took over: leave quietly."""
@@ -296,9 +281,7 @@ class RunnerSession:
                 extra=self.ids,
             )
         events = state.tracker.drain_events()
-        course = self.service.courses.get(state.participant.id)
-        if course is not None:
-            course.feed(judged.rows)
+        feed_course(self.service, state, judged.rows)
         live = self._standing(state) if judged.rows else None
         await self._commit(state, judged, live)
         await self.send(Ack(state.seen, judged.rejected))
@@ -352,15 +335,7 @@ class RunnerSession:
 
     def _standing(self, state: RunnerState, status: Status | None = None) -> _Live:
         """The runner's standing and finish time (ms), from one tracker view."""
-        view = state.tracker.view()
-        if len(view.splits) > len(state.splits):
-            state.splits.extend(split_of(s) for s in view.splits[len(state.splits) :])
-        p = state.participant
-        standing = standing_of(p.id, p.name, view, state.splits, status)
-        course = self.service.courses.get(p.id)
-        if course is not None:
-            return decorate(standing, course.tracker.view(now_ms()))
-        return standing, view.finish_time
+        return live_standing(self.service, state, status)
 
     def _publish(
         self,
@@ -369,17 +344,7 @@ class RunnerSession:
         events: list[EngineEvent],
         arrived: float,
     ) -> None:
-        standing, finish = live
-        p = state.participant
-        wire = [event_of(p.id, p.name, e) for e in events]
-        course = self.service.courses.get(p.id)
-        if course is not None:
-            wire.extend(course.events(now_ms()))
-        if standing.status == "disconnected":
-            wire.append(Event("disconnected", p.id, now_ms(), p.name))
-        self.service.fanout.publish(
-            p.race_id, DeltaEntry(standing, finish, arrived), wire
-        )
+        publish(self.service, state, live, events, arrived)
 
     async def _stats(self, standing: Standing, view: RaceView) -> None:
         """The runner's own standing with its rank, at most once per interval."""

@@ -201,7 +201,9 @@ def summarise(
         "spectator_frames_per_s": total["frames"] / duration,
         "spectator_bytes_per_s": total["frame_bytes"] / duration,
         "server_cpu_util": server_cpu_s / duration,
-        "server_us_per_point": server_cpu_s * 1e6 / max(total["acked"], 1),
+        "server_us_per_point": (
+            server_cpu_s * 1e6 / total["acked"] if total["acked"] else None
+        ),
         "server_cpu_wait_frac": server_wait_s / duration,
         "server_cpu_share": server_cpu_s / max(server_cpu_s + server_wait_s, 1e-9),
         "generator_cpu_util_max": max(m["gen_cpu_util"] for m in marks),

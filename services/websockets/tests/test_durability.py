@@ -10,7 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import pytest
+from pace_core.engine import Fix, RaceRules, Tracker
+from pace_core.filtering import Limits
+from pace_core.messages import Point
 from wskit import Server, hello, new_race, points
 
 
@@ -114,3 +118,36 @@ async def test_sigterm_acks_in_flight_and_asks_clients_to_reconnect(
     assert fresh.proc.wait(timeout=30) == 0
     fresh.proc = None
     assert stored_seqs(fresh.db_path, ann["id"]) == list(range(1, 51))
+
+
+@pytest.mark.slow
+async def test_restart_rebuilds_the_tracker_from_storage(
+    http: aiohttp.ClientSession, fresh: Server
+) -> None:
+    """After a restart the runner's distance continues as if nothing happened."""
+    race = await new_race(http, fresh, distance_m=50_000)
+    ann = await race.add("Ann")
+    sent = points(1, 120, step_deg=0.00004)
+    ws, _ = await hello(http, fresh, ann["token"])
+    await ws.send_str(json.dumps({"type": "points", "points": sent[:60]}))
+    assert json.loads(await ws.receive_str(timeout=10))["seq"] == 60
+    await ws.close()
+    fresh.stop()
+    fresh.start()
+
+    ws, welcome = await hello(http, fresh, ann["token"])
+    assert welcome["last_seq"] == 60
+    await ws.send_str(json.dumps({"type": "points", "points": sent[60:]}))
+    assert json.loads(await ws.receive_str(timeout=10))["seq"] == 120
+    await ws.close()
+
+    expected = Tracker(RaceRules(50_000), Limits())
+    for raw in sent:
+        expected.add(Fix.from_point(msgspec.convert(raw, Point)))
+    for _ in range(50):
+        standing = (await race.get())["standings"][0]
+        if standing["status"] != "running":
+            break
+        await asyncio.sleep(0.1)
+    assert standing["distance_m"] == pytest.approx(expected.view().distance_m)
+    assert standing["distance_m"] > 500

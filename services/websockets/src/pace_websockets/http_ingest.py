@@ -28,6 +28,7 @@ import time
 import weakref
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
 import msgspec
 from aiohttp import web
@@ -75,15 +76,20 @@ _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictio
 
 
 async def osmand(request: web.Request) -> web.Response:
-    """Traccar Client: a query string, a form body, or its JSON body."""
+    """Traccar Client: a query string, a form body, or its JSON body.
+
+    The body is told apart by its first byte rather than its Content-Type,
+    which senders of this protocol do not all set.
+    """
     params = dict(request.query)
-    if request.method == "POST" and request.content_type == "application/json":
-        body = await _json_body(request)
+    raw = await request.read() if request.can_read_body else b""
+    if raw.lstrip()[:1] == b"{":
+        body = _decode(raw)
         token, fixes = _read(lambda: osmand_json(body))
         token = token or params.get("id")
     else:
-        if request.method == "POST" and request.can_read_body:
-            params.update({k: str(v) for k, v in (await request.post()).items()})
+        form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        params.update(form)
         token, fixes = _read(lambda: osmand_query(params, now_ms()))
     result = await _ingest(request, token, fixes)
     return web.Response(
@@ -104,8 +110,12 @@ async def owntracks(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> object:
+    return _decode(await request.read())
+
+
+def _decode(raw: bytes) -> object:
     try:
-        return msgspec.json.decode(await request.read())
+        return msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ApiError(400, f"body is not JSON: {exc}", "bad_json") from exc
 

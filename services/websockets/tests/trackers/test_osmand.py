@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import aiohttp
 import pytest
 from trackerkit import stored, traccar_json, traccar_query
-from wskit import Race, Server, hello, new_race, receive_type
+from wskit import Race, Server, hello, metric, new_race, receive_type
 
 
 async def runner(http: aiohttp.ClientSession, server: Server) -> tuple[Race, Any]:
@@ -224,3 +225,40 @@ async def test_ended_race_refuses_in_a_200(
     status, body = await send_query(http, server, params, "POST")
     assert status == 200
     assert [r["reason"] for r in body["refused"]] == ["race_ended"]
+
+
+async def test_json_body_without_a_json_content_type_is_read(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """A sender that labels its JSON text/plain is still understood."""
+    _, who = await runner(http, server)
+    body = json.dumps(traccar_json(who["token"], 0, int(time.time()) - 60))
+    url = server.url + "/ingest/osmand"
+    headers = {"Content-Type": "text/plain"}
+    async with http.post(url, data=body, headers=headers) as r:
+        assert r.status == 200, await r.text()
+    assert len(stored(server.db_path, who["id"])) == 1
+
+
+async def test_oversized_body_is_413(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """A body over the configured maximum is refused before it is parsed."""
+    _, who = await runner(http, server)
+    body = traccar_json(who["token"], 0, int(time.time()) - 60)
+    body["padding"] = "x" * 100_000
+    status, problem = await send_json(http, server, body)
+    assert (status, problem["code"]) == (413, "payload_too_large")
+
+
+async def test_tracker_points_are_counted_in_the_metrics(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """Tracker fixes add to pace_points_received_total like socket points."""
+    _, who = await runner(http, server)
+    before = await metric(http, server, "pace_points_received_total")
+    for i in range(3):
+        params = traccar_query(who["token"], i, int(time.time()) - 60)
+        assert (await send_query(http, server, params, "GET"))[0] == 200
+    after = await metric(http, server, "pace_points_received_total")
+    assert after - before == 3

@@ -191,6 +191,18 @@ def test_race_page_follows_two_live_boats(
     expect(page.locator("#board tbody tr").first).to_contain_text("finished")
 
     shot(page, "race")
+
+    # The page notices a dead server and comes back by itself with a new snapshot.
+    server.kill()
+    expect(page.locator("#live")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#live")).to_contain_text("Disconnected")
+    server.start()
+    expect(page.locator("#live")).to_have_attribute(
+        "data-state", "live", timeout=60_000
+    )
+    assert board_ids(page) == [
+        s["participant_id"] for s in server.standings(race["id"])
+    ]
     page.click(f"#board tbody tr[data-id='{want[1]}']")
     expect(page.locator(f"#board tbody tr[data-id='{want[1]}']")).to_have_class(
         "following"

@@ -88,6 +88,12 @@ def test_runner_page_tracks_a_real_run(
     assert page.inner_text("#status") == "Recording"
     shot(page, "runner")
 
+    page.click("#stop")
+    expect(page.locator("#stop")).to_have_text("Tap again to stop")
+    page.click("#stop")
+    expect(page.locator("#status")).to_have_text("Stopped")
+    expect(page.locator("#start")).to_be_enabled()
+
 
 def test_offline_stretch_reaches_the_server_exactly_once(
     server: Any, phone: Any, recording: Any, shot: Any

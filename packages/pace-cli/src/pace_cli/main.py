@@ -55,6 +55,11 @@ Server = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+CourseFile = Annotated[
+    Path | None,
+    typer.Option("--course", help="Course file (GPX, TCX or GeoJSON): a course race."),
+]
+Laps = Annotated[int | None, typer.Option(help="Laps of the course (default 1).")]
 
 
 def _console() -> Console:
@@ -119,13 +124,25 @@ def race_create(
     starts_at: Annotated[
         str | None, typer.Option(help="Start time, RFC 3339 with offset.")
     ] = None,
+    course: CourseFile = None,
+    laps: Laps = None,
     server: Server = DEFAULT_SERVER,
     as_json: AsJson = False,
 ) -> None:
-    """Create a race; prints its id, the organiser token (shown once) and page."""
+    """Create a race; prints its id, the organiser token (shown once) and page.
+
+    With --course, a course race: its length is the distance unless given.
+    """
+    text = _course_text(course)
     body = _run(
         lambda s: api.create_race(
-            s, server, name, distance_m=distance_m, starts_at=starts_at
+            s,
+            server,
+            name,
+            distance_m=distance_m,
+            starts_at=starts_at,
+            course=text,
+            laps=laps,
         )
     )
     if as_json:
@@ -183,7 +200,9 @@ def race_end(
 
 @app.command()
 def simulate(
-    files: Annotated[list[Path], typer.Argument(help="GPX, TCX or FIT recordings.")],
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="GPX, TCX or FIT recordings.")
+    ] = None,
     server: Server = DEFAULT_SERVER,
     race: Annotated[
         str | None,
@@ -218,6 +237,12 @@ def simulate(
     report: Annotated[
         Path | None, typer.Option(help="Write a JSON report of the run here.")
     ] = None,
+    course: CourseFile = None,
+    laps: Laps = None,
+    runners: Annotated[
+        int | None,
+        typer.Option(help="With --course: synthetic runners over it (default 4)."),
+    ] = None,
 ) -> None:
     """Replay recordings as live runners, one WebSocket each.
 
@@ -230,9 +255,11 @@ def simulate(
     reconnect and resend what the server lacks. Exit status 1 if any runner's
     points were not all answered.
     """
+    if not files and course is None:
+        raise _Failed("give recordings, or --course for synthetic runners", status=2)
     options = SimulateOptions(
         server=server,
-        files=files,
+        files=files or [],
         speed=_speed(speed, fast),
         race_id=race,
         organizer_token=organizer_token,
@@ -242,6 +269,9 @@ def simulate(
         name_from_file=name_from_file,
         align=align,
         report=report,
+        course=course,
+        laps=laps,
+        runners=(0 if files else 4) if runners is None else runners,
     )
     try:
         status = asyncio.run(run_simulation(options, _console()))
@@ -251,6 +281,15 @@ def simulate(
         raise _Failed(str(exc)) from exc
     if status:
         raise typer.Exit(status)
+
+
+def _course_text(course: Path | None) -> str | None:
+    if course is None:
+        return None
+    try:
+        return course.read_text()
+    except OSError as exc:
+        raise _Failed(f"cannot read course {course}: {exc}", status=2) from exc
 
 
 def _speed(speed: float, fast: bool) -> float:

@@ -41,8 +41,18 @@ def standings_table(race: Mapping[str, Any]) -> Table:
             str(row.get("rank", "")),
             str(row.get("name", "")),
             str(row.get("status", "")),
-            f"{float(row.get('distance_m') or 0.0) / 1000:.2f} km",
+            _distance(row),
             format_duration(row.get("elapsed_s")),
             format_pace(row.get("avg_pace_s_per_km")),
         )
     return table
+
+
+def _distance(row: Mapping[str, Any]) -> str:
+    """Progress along the course in a course race, else the distance run."""
+    metres = row.get("progress_m")
+    if metres is None:
+        metres = row.get("distance_m")
+    flags = [f for f in ("off_course", "stalled") if row.get(f)]
+    text = f"{float(metres or 0.0) / 1000:.2f} km"
+    return " ".join([text, *(f.replace("_", " ") for f in flags)])

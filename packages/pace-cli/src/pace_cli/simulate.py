@@ -28,6 +28,7 @@ from pace_client.tracks import Recording, load_recording, to_point
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from pace_cli.course_runners import course_recordings, load_course
 from pace_cli.render import standings_table
 from pace_cli.replay import Align, Replay, plan_replays, runner_names
 
@@ -50,6 +51,11 @@ class SimulateOptions:
     name_from_file: bool = False
     align: Align = Align.AUTO
     report: Path | None = None
+    course: Path | None = None
+    """A course file: the new race is a course race over it."""
+    laps: int | None = None
+    runners: int = 0
+    """Synthetic runners over the course (pace_cli.course_runners)."""
 
 
 @dataclass
@@ -92,11 +98,16 @@ async def run_simulation(options: SimulateOptions, console: Console) -> int:
     names = list(options.names) or runner_names(
         [p.stem for p in options.files], full=options.name_from_file
     )
+    course_text = None
+    if options.course is not None:
+        course_text, course = load_course(options.course, options.laps)
+        recordings += course_recordings(course, options.runners)
+        names += [f"Runner {i + 1}" for i in range(options.runners)]
     if len(names) != len(recordings):
         raise PaceClientError(f"{len(names)} names for {len(recordings)} recordings")
 
     async with aiohttp.ClientSession() as session:
-        race_id, org_token = await _race(session, options, console)
+        race_id, org_token = await _race(session, options, console, course_text)
         now_ms = time.time_ns() // 1_000_000
         replays = plan_replays(recordings, names, now_ms, options.speed, options.align)
         outcomes = await _run_all(
@@ -112,7 +123,10 @@ async def run_simulation(options: SimulateOptions, console: Console) -> int:
 
 
 async def _race(
-    session: aiohttp.ClientSession, options: SimulateOptions, console: Console
+    session: aiohttp.ClientSession,
+    options: SimulateOptions,
+    console: Console,
+    course: str | None = None,
 ) -> tuple[str, str]:
     """The race to join, creating one unless ``--race`` named it."""
     if options.race_id is not None:
@@ -120,9 +134,18 @@ async def _race(
             raise PaceClientError("--race needs --organizer-token to add runners")
         return options.race_id, options.organizer_token
 
-    name = options.race_name or f"Replay of {len(options.files)} recordings"
+    name = options.race_name or (
+        f"Simulated race on {options.course.stem}"
+        if options.course is not None
+        else f"Replay of {len(options.files)} recordings"
+    )
     body = await api.create_race(
-        session, options.server, name, distance_m=options.distance_m
+        session,
+        options.server,
+        name,
+        distance_m=options.distance_m,
+        course=course,
+        laps=options.laps,
     )
     race_id, token = race_id_of(body), organizer_token_of(body)
     console.print(f"race {race_id}: {options.server.rstrip('/')}/races/{race_id}")
@@ -241,7 +264,10 @@ def _note(client: RunnerClient, outcome: RunnerOutcome) -> str:
     parts = []
     if client.stats is not None:
         standing = client.stats.standing
-        parts.append(f"{standing.distance_m / 1000:.2f} km #{standing.rank}")
+        metres = (
+            standing.distance_m if standing.progress_m is None else standing.progress_m
+        )
+        parts.append(f"{metres / 1000:.2f} km #{standing.rank}")
     if client.rejected:
         parts.append(f"{len(client.rejected)} rejected")
     if client.reconnects:

@@ -28,9 +28,18 @@ async def create_race(
     *,
     distance_m: float | None = None,
     starts_at: str | None = None,
+    course: str | None = None,
+    laps: int | None = None,
 ) -> JSON:
-    """``POST /api/races``: the race, with its ``organizer_token`` (shown once)."""
+    """``POST /api/races``: the race, with its ``organizer_token`` (shown once).
+
+    ``course`` is a course file's text (GPX, TCX or GeoJSON): a course race.
+    """
     body: JSON = {"name": name}
+    if course is not None:
+        body["course"] = course
+    if laps is not None:
+        body["laps"] = laps
     if distance_m is not None:
         body["distance_m"] = distance_m
     if starts_at is not None:

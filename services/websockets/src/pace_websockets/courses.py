@@ -181,10 +181,13 @@ def decorate(standing: Standing, view: CourseStanding) -> tuple[Standing, int | 
     ]
     finish = view.finish_time
     pft = view.predicted_finish_time
+    elapsed, avg = _course_time(view)
     return (
         msgspec.structs.replace(
             standing,
             status=status,
+            elapsed_s=elapsed if elapsed is not None else standing.elapsed_s,
+            avg_pace_s_per_km=avg if avg is not None else standing.avg_pace_s_per_km,
             finish_time=None if finish is None else rfc3339(finish),
             progress_m=round(view.progress_m, 1),
             checkpoints=checkpoints,
@@ -195,6 +198,20 @@ def decorate(standing: Standing, view: CourseStanding) -> tuple[Standing, int | 
         ),
         finish,
     )
+
+
+def _course_time(view: CourseStanding) -> tuple[float | None, float | None]:
+    """Seconds from the start line to the finish (or the last matched fix), and
+    the average pace over the course's progress: the course, not the GPS path
+    (whose length grows with every metre of noise), is what was run."""
+    start = view.checkpoints[0].time
+    end = view.finish_time if view.finish_time is not None else view.last_time
+    if start is None or end is None or end <= start:
+        return None, None
+    elapsed = (end - start) / 1000.0
+    if view.progress_m < 100.0:
+        return elapsed, None
+    return elapsed, elapsed / (view.progress_m / 1000.0)
 
 
 def course_geojson(

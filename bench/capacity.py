@@ -118,6 +118,7 @@ async def search(
             "first_failing": worse,
             "limited_by_fd": worse is None and best >= FD_BOUND_RUNNERS,
             "trials": [_trial(t, plan.capacity_audience) for t in trials],
+            "sessions": [t for t in trials if not any(t is c for c in city)],
         }
     return found
 

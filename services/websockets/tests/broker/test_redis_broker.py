@@ -289,3 +289,26 @@ async def test_delivery_resumes_after_redis_restart(
     await publisher.publish("race", b"after")
     assert await asyncio.wait_for(queue.get(), 5) == b"after"
     assert queue.empty()
+
+
+@pytest.mark.slow
+async def test_subscribe_while_redis_is_down_takes_effect_on_return(
+    brokers: Opener, prefix: str, own_redis: RedisProcess
+) -> None:
+    """A race subscribed during an outage is subscribed when Redis comes back."""
+    publisher = await brokers(own_redis.url, prefix)
+    listener = await brokers(own_redis.url, prefix)
+    await wait_available(listener)
+    own_redis.kill()
+    for _ in range(200):
+        if not listener.available:
+            break
+        await asyncio.sleep(0.05)
+
+    queue, handler = collector()
+    await listener.subscribe("late", handler)
+    own_redis.start()
+    await wait_available(listener)
+    await publisher.publish("late", b"hello")
+
+    assert await asyncio.wait_for(queue.get(), 5) == b"hello"

@@ -200,13 +200,22 @@ class RedisBroker(Broker):
         self._pubsub = pubsub
         async with self._lock:
             await pubsub.ping()
-            channels = list(self._handlers)
-            for channel in channels:
-                self._expect_confirmation(channel)
-            if channels:
-                await pubsub.subscribe(*channels)
-        self._connected.set()
+            channels = await self._resubscribe(pubsub, set())
+            self._connected.set()
+            # A subscribe() that ran while the line above was waiting saw the
+            # broker down and left its channel to us: take those too. From
+            # here on, subscribe() sends its own SUBSCRIBE.
+            channels |= await self._resubscribe(pubsub, channels)
         logger.info("redis subscriber connected", extra={"channels": len(channels)})
+
+    async def _resubscribe(self, pubsub: Any, done: set[str]) -> set[str]:
+        """SUBSCRIBE to every channel with handlers not in ``done``; return them."""
+        channels = set(self._handlers) - done
+        for channel in channels:
+            self._expect_confirmation(channel)
+        if channels:
+            await pubsub.subscribe(*channels)
+        return channels
 
     async def _listen(self) -> None:
         while True:

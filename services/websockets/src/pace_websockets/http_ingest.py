@@ -85,27 +85,36 @@ async def osmand(request: web.Request) -> web.Response:
     raw = await request.read() if request.can_read_body else b""
     if raw.lstrip()[:1] == b"{":
         body = _decode(raw)
-        token, fixes = _read(lambda: osmand_json(body))
-        token = token or params.get("id")
+        device = body.get("device_id") if isinstance(body, dict) else None
+        who = await _authenticate(request, _text(device) or params.get("id"))
+        _, fixes = _read(lambda: osmand_json(body))
     else:
-        form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-        params.update(form)
-        token, fixes = _read(lambda: osmand_query(params, now_ms()))
-    result = await _ingest(request, token, fixes)
+        params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        who = await _authenticate(request, params.get("id") or params.get("deviceid"))
+        _, fixes = _read(lambda: osmand_query(params, now_ms()))
+    result = await _ingest(request, who, fixes)
     return web.Response(
         body=msgspec.json.encode(result), content_type="application/json"
     )
 
 
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str | int) and value != "" else None
+
+
 async def owntracks(request: web.Request) -> web.Response:
     """OwnTracks HTTP mode: JSON in, a JSON array out (``[]``: no commands)."""
+    # The token first, even for a message with nothing to store: a wrong
+    # password then shows in the app at once.
+    who = await _authenticate(request, _owntracks_token(request))
     body = await _json_body(request)
     fixes = _read(lambda: read_owntracks(body))
     headers: dict[str, str] = {}
     if fixes:
-        result = await _ingest(request, _owntracks_token(request), fixes)
+        result = await _ingest(request, who, fixes)
         if result.refused:
-            headers["Pace-Refused"] = ",".join(r.reason for r in result.refused)
+            reasons = sorted({r.reason for r in result.refused})
+            headers["Pace-Refused"] = ",".join(reasons)
     return web.Response(body=b"[]", content_type="application/json", headers=headers)
 
 
@@ -144,9 +153,10 @@ def _owntracks_token(request: web.Request) -> str | None:
 # --- the pipeline ---------------------------------------------------------------
 
 
-async def _ingest(
-    request: web.Request, token: str | None, fixes: list[Point]
-) -> IngestResult:
+_Who = tuple[ParticipantRecord, RaceRecord]
+
+
+async def _ingest(request: web.Request, who: _Who, fixes: list[Point]) -> IngestResult:
     service = request.app[SERVICE]
     if service.shutting_down:
         raise _unavailable("shutting down, resend shortly", "shutting_down")
@@ -157,7 +167,7 @@ async def _ingest(
             f"{len(fixes)} fixes, limit {service.settings.max_batch_points}",
             "batch_too_large",
         )
-    participant, race = await _authenticate(service, token)
+    participant, race = who
     lock = _locks.setdefault(participant.id, asyncio.Lock())
     async with lock:
         try:
@@ -169,9 +179,9 @@ async def _ingest(
             ) from exc
 
 
-async def _authenticate(
-    service: Service, token: str | None
-) -> tuple[ParticipantRecord, RaceRecord]:
+async def _authenticate(request: web.Request, token: str | None) -> _Who:
+    """The token's participant and race, before anything of the body is judged."""
+    service = request.app[SERVICE]
     if not token:
         raise ApiError(
             401,
@@ -234,6 +244,15 @@ async def _process(
         publish(service, state, live, events, arrived)
     refused = [Refusal(rfc3339(r.seq), r.reason) for r in judged.rejected]
     duplicates = before - len(judged.rows) - len(refused)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "tracker request of %d: %d stored, %d duplicate, %d refused",
+            before,
+            len(judged.rows),
+            duplicates,
+            len(refused),
+            extra={"race_id": race.id, "participant_id": participant.id},
+        )
     return IngestResult(len(judged.rows), duplicates, refused)
 
 

@@ -134,3 +134,12 @@ async def test_unreadable_bodies_are_400_problems(
         assert r.status == 400
         assert r.content_type == "application/problem+json"
         assert (await r.json(content_type=None))["code"] == code
+
+
+async def test_wrong_token_is_refused_even_without_a_location(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """A status message with a wrong password is 403, so the app shows it early."""
+    message = {"_type": "status", "android": {}}
+    status, body, _ = await post_owntracks(http, server, "wrong", message)
+    assert (status, body["code"]) == (403, "bad_token")

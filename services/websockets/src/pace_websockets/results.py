@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
+from pace_core.course import Course
 from pace_core.course_tracker import CourseTracker
 from pace_core.engine import Fix, RaceRules, Tracker
 from pace_core.filtering import Limits
@@ -29,7 +30,7 @@ from pace_core.standings import Entry, rank
 from pace_websockets.courses import course_of, decorate, fixes_of
 from pace_websockets.live import split_of, standing_of
 from pace_websockets.storage import ParticipantRecord, PointRow, RaceRecord, Storage
-from pace_websockets.times import from_rfc3339
+from pace_websockets.times import from_rfc3339, rfc3339
 
 __all__ = [
     "Rebuilt",
@@ -67,6 +68,8 @@ class Result(msgspec.Struct):
     distance_m: float
     progress_m: float | None
     splits: list[ResultSplit]
+    km_splits: list[ResultSplit]
+    """Every whole kilometre (along the course in a course race), for pace."""
 
 
 class Results(msgspec.Struct):
@@ -86,6 +89,7 @@ class Rebuilt:
     course: CourseTracker | None
     standing: Standing
     finish_ms: int | None
+    km_splits: list[ResultSplit]
 
 
 async def rebuild_race(
@@ -93,6 +97,7 @@ async def rebuild_race(
 ) -> list[Rebuilt]:
     """Every participant of ``race`` rebuilt from their stored points."""
     course = course_of(race)
+    km_course = _km_course(race, course)
     rules = RaceRules(None if course else race.distance_m, race.starts_at)
     rebuilt = []
     for p in await db.list_participants(race.id):
@@ -106,12 +111,50 @@ async def rebuild_race(
         splits = [split_of(s) for s in view.splits]
         standing = standing_of(p.id, p.name, view, splits)
         finish, follower = view.finish_time, None
+        kms = _splits(standing)
         if course is not None:
             follower = CourseTracker(course, starts_at=race.starts_at)
             follower.add_many(fixes_of(rows))
             standing, finish = decorate(standing, follower.view(now))
-        rebuilt.append(Rebuilt(p, rows, tracker, follower, standing, finish))
+            kms = _course_kms(km_course, race, rows, now)
+        rebuilt.append(Rebuilt(p, rows, tracker, follower, standing, finish, kms))
     return rebuilt
+
+
+def _km_course(race: RaceRecord, course: Course | None) -> Course | None:
+    """The race's course with a mark at every whole kilometre (for pace)."""
+    if course is None or race.course is None:
+        return None
+    marks = [
+        (f"{k} km", k * 1000.0) for k in range(1, int(course.length_m // 1000) + 1)
+    ]
+    return Course.from_geojson(race.course, marks=marks)
+
+
+def _course_kms(
+    km_course: Course | None, race: RaceRecord, rows: list[PointRow], now: int
+) -> list[ResultSplit]:
+    """Passing times of each whole kilometre of the course, start first."""
+    if km_course is None:
+        return []
+    tracker = CourseTracker(km_course, starts_at=race.starts_at)
+    tracker.add_many(fixes_of(rows))
+    view = tracker.view(now)
+    start = view.checkpoints[0].time
+    return [
+        ResultSplit(
+            c.name,
+            round(c.distance_m, 1),
+            None if c.time is None else rfc3339(c.time),
+            None if c.time is None or start is None else (c.time - start) / 1000.0,
+        )
+        for i, c in enumerate(view.checkpoints)
+        if i in (0, len(view.checkpoints) - 1) or _whole_km(c.distance_m)
+    ]
+
+
+def _whole_km(metres: float) -> bool:
+    return abs(metres / 1000.0 - round(metres / 1000.0)) < 1e-6
 
 
 def ranked(rebuilt: Sequence[Rebuilt]) -> list[Rebuilt]:
@@ -135,7 +178,7 @@ def results_of(info: RaceInfo, rebuilt: Sequence[Rebuilt]) -> Results:
     """The results document: DNS last, everyone else in race order."""
     order = ranked(rebuilt)
     order.sort(key=lambda r: _status(r.standing) == "DNS")
-    rows = [_result(i, r.standing) for i, r in enumerate(order, 1)]
+    rows = [_result(i, r.standing, r.km_splits) for i, r in enumerate(order, 1)]
     return Results(info, rows)
 
 
@@ -145,7 +188,7 @@ def _status(standing: Standing) -> ResultStatus:
     return "DNS" if standing.position is None else "DNF"
 
 
-def _result(place: int, s: Standing) -> Result:
+def _result(place: int, s: Standing, km_splits: list[ResultSplit]) -> Result:
     status = _status(s)
     splits = _splits(s)
     start = splits[0].time if s.checkpoints else None
@@ -162,6 +205,7 @@ def _result(place: int, s: Standing) -> Result:
         round(s.distance_m, 1),
         s.progress_m,
         splits,
+        km_splits,
     )
 
 

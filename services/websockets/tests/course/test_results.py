@@ -140,3 +140,23 @@ def _ms(text: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(text).timestamp() * 1000.0
+
+
+def test_results_km_splits_follow_the_course(course_race: CourseRace) -> None:
+    """km_splits pass every whole kilometre of the course near the true times."""
+    body = _json(course_race, "/results")
+    ann = next(r for r in body["results"] if r["name"] == "Ann")
+    kms = ann["km_splits"]
+    assert [k["distance_m"] for k in kms[1:-1]] == [k * 1000.0 for k in range(1, 11)]
+    for k in (3, 7):
+        truth = _true_time(course_race, "Ann", k * 1000.0)
+        assert abs(_ms(kms[k]["time"]) - truth) < 6_000
+
+
+def _true_time(scene: CourseRace, name: str, metres: float) -> float:
+    """When the runner truly passed ``metres``, between the straddling fixes."""
+    run = scene.runs[name]
+    i = next(i for i, p in enumerate(run.true_progress) if p >= metres)
+    p0, p1 = run.true_progress[i - 1], run.true_progress[i]
+    t0, t1 = run.fixes[i - 1].time, run.fixes[i].time
+    return t0 + (t1 - t0) * (metres - p0) / (p1 - p0)

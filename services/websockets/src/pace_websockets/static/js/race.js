@@ -5,6 +5,7 @@
 import { Backoff, wsUrl } from "/static/js/api.js";
 import * as fmt from "/static/js/format.js";
 import { createMap } from "/static/js/map.js";
+import { flagsHtml, setupCourse } from "/static/js/course.js";
 
 const $ = (id) => document.getElementById(id);
 const L = window.L;
@@ -13,6 +14,8 @@ const COLOURS = ["#e6194b", "#0047b3", "#1b8a3a", "#b85c00", "#7b1fa2", "#008080
   "#c2185b", "#5d4037", "#455a64", "#9e9d24", "#283593", "#00838f"];
 
 const raceId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+// ?replay=N plays the stored race at N times real speed (course.js, docs/protocol.md).
+const replaySpeed = Number(new URLSearchParams(location.search).get("replay")) || 0;
 const race = {
   info: null, standings: new Map(), markers: new Map(), trails: new Map(),
   colours: new Map(), following: null, lastFrameAt: 0, tick: 0, userMoved: false,
@@ -21,6 +24,8 @@ const feedEvents = [];
 window.paceRace = { race, feedEvents };
 
 const map = createMap($("map"), { center: [20, 0], zoom: 2 });
+window.paceRace.map = map;
+setupCourse({ map, race, raceId, speed: replaySpeed || 1 });
 const backoff = new Backoff({ baseMs: 500, maxMs: 15000 });
 
 function colour(id) {
@@ -65,7 +70,7 @@ function merge(standing) {
   const old = race.standings.get(standing.participant_id);
   // Updates carry no splits (they arrive as events): keep the ones we have.
   const splits = standing.splits?.length ? standing.splits : old?.splits || [];
-  race.standings.set(standing.participant_id, { ...standing, splits });
+  race.standings.set(standing.participant_id, { ...standing, splits, receivedAt: Date.now() });
 }
 
 function ordered() {
@@ -77,7 +82,7 @@ function gap(s, leader) {
   if (s.finish_time && leader.finish_time) {
     return `+${fmt.duration((Date.parse(s.finish_time) - Date.parse(leader.finish_time)) / 1000)}`;
   }
-  const behind = leader.distance_m - s.distance_m;
+  const behind = (leader.progress_m ?? leader.distance_m) - (s.progress_m ?? s.distance_m);
   return behind > 0 ? `−${fmt.distance(behind)}` : "–";
 }
 
@@ -89,10 +94,10 @@ function renderBoard() {
     <tr data-id="${fmt.escapeHtml(s.participant_id)}" class="${s.participant_id === race.following ? "following" : ""}">
       <td>${s.rank}</td>
       <td class="name"><span class="swatch" style="background:${colour(s.participant_id)}"></span>${fmt.escapeHtml(s.name)}</td>
-      <td>${fmt.km(s.distance_m)}</td>
+      <td>${fmt.km(s.progress_m ?? s.distance_m)}</td>
       <td>${fmt.pace(s.pace_s_per_km)}</td>
       <td>${gap(s, leader)}</td>
-      <td><span class="status ${s.status}">${s.status}</span></td>
+      <td><span class="status ${s.status}">${s.status}</span> ${flagsHtml(s)}</td>
       <td>${s.finish_time ? fmt.clock(s.finish_time) : "–"}</td>
     </tr>`).join("");
 }
@@ -144,6 +149,11 @@ function describe(e) {
     finished: `${name} finished in ${fmt.duration(e.elapsed_s)}`,
     disconnected: `${name} lost connection`,
     corrected: `${name}'s result was corrected`,
+    checkpoint: `${name} passed ${fmt.escapeHtml(e.checkpoint || "a checkpoint")}`,
+    off_course: `${name} is off course`,
+    back_on_course: `${name} is back on course`,
+    stalled: `${name} has stopped`,
+    moving: `${name} is moving again`,
   };
   return kinds[e.event] || `${name}: ${fmt.escapeHtml(e.event)}`;
 }
@@ -169,14 +179,25 @@ function toast(html, kind) {
 
 function connect() {
   setLive("connecting", "Connecting…");
-  const ws = new WebSocket(wsUrl(`/ws/races/${encodeURIComponent(raceId)}`));
+  const path = replaySpeed
+    ? `/api/races/${encodeURIComponent(raceId)}/replay?speed=${replaySpeed}`
+    : `/ws/races/${encodeURIComponent(raceId)}`;
+  const ws = new WebSocket(wsUrl(path));
   let retryAfter = 0;
   ws.onmessage = (event) => {
     const message = JSON.parse(event.data);
     race.lastFrameAt = Date.now();
     if (message.tick != null) race.tick = message.tick;
+    if (message.server_time != null) {
+      race.serverTime = message.server_time;
+      race.serverAt = Date.now();
+    }
     const handler = {
-      snapshot: () => { backoff.reset(); setLive("live", "Live"); onSnapshot(message); },
+      snapshot: () => {
+        backoff.reset();
+        setLive("live", replaySpeed ? `Replay ×${replaySpeed}` : "Live");
+        onSnapshot(message);
+      },
       update: () => onUpdate(message),
       event: () => onEvent(message),
       error: () => setLive("offline", message.message || message.code),
@@ -184,7 +205,11 @@ function connect() {
     }[message.type];
     if (handler) handler();
   };
-  ws.onclose = () => {
+  ws.onclose = (event) => {
+    if (replaySpeed && event.code === 1000) {
+      setLive("live", "Replay finished");
+      return;
+    }
     const delay = backoff.next(retryAfter);
     setLive("offline", `Disconnected · retrying in ${Math.ceil(delay / 1000)} s`);
     setTimeout(connect, delay);
@@ -193,7 +218,7 @@ function connect() {
 
 // No frame for a while while someone is running means we are behind.
 function watchLag() {
-  if ($("live").dataset.state === "offline" || !race.lastFrameAt) return;
+  if ($("live").dataset.state === "offline" || !race.lastFrameAt || replaySpeed) return;
   const running = ordered().some((s) => s.status === "running");
   const quiet = (Date.now() - race.lastFrameAt) / 1000;
   if (running && quiet > 5) setLive("behind", `Behind · last update ${Math.round(quiet)} s ago`);

@@ -195,7 +195,7 @@ class Runner:
     async def send(self, batch: list[Frame]) -> None:
         await self.ws.send_json({"type": "points", "points": batch})
 
-    async def wait_ack(self, seq: int, timeout_s: float = 20) -> None:
+    async def wait_ack(self, seq: int, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         while self.acked < seq:
             frame = await self.ws.receive_json(timeout=deadline - time.monotonic())

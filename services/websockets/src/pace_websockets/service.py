@@ -1,9 +1,13 @@
 """The live state one instance holds, shared by the HTTP and WebSocket handlers.
 
-Exception tree of the package::
+Errors of the package::
 
-    PaceServiceError
-    └── (storage.StorageError and broker.BrokerError are the boundaries' own)
+    PaceServiceError        the service used before start-up finished (a bug)
+    StorageError            storage/base.py: the database boundary's own tree
+    BrokerError             broker/base.py: the fan-out boundary's own tree
+
+Handlers turn the last two into protocol errors (``storage_unavailable``) or
+problem details (503); a ``PaceServiceError`` reaching a client is a 500.
 """
 
 from __future__ import annotations

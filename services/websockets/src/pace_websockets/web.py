@@ -38,7 +38,12 @@ OSM_ATTRIBUTION = (
     "OpenStreetMap</a> contributors"
 )
 
-PAGES = {"/": "index.html", "/run": "run.html", "/races/{race_id}": "race.html"}
+PAGES = {
+    "/": "index.html",
+    "/run": "run.html",
+    "/races/{race_id}": "race.html",
+    "/races/{race_id}/results": "results.html",
+}
 
 NO_CACHE = "no-cache"
 VENDOR_CACHE = "public, max-age=86400"

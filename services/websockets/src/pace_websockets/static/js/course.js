@@ -124,6 +124,7 @@ export async function setupCourse({ map, race, raceId, speed }) {
   if (!response.ok) return null;
   const { course, layer } = drawCourse(map, await response.json());
   race.course = course;
+  race.courseLayer = layer;
   race.userMoved = true; // the course frames the map, not the runners
   map.fitBounds(layer.getBounds().pad(0.1), { animate: false });
   document.body.classList.add("course-race");

@@ -52,19 +52,23 @@ def _goal_runners(results: dict[str, Any], runners: int, audience: int) -> Any:
 
 def _goal_cpu(results: dict[str, Any], loads: tuple[int, ...], audience: int) -> Any:
     """At the first of ``loads`` where both Pace and the bare loop acked points."""
+    usable = []
     for runners in loads:
         pace = _median(_session(results, "pace", runners), audience)
         bare = _median(_session(results, "bare", runners), audience)
         if pace and bare and pace["server_us_per_point"]:
-            break
-    else:
+            usable.append((pace["backlog_growing"], runners, pace, bare))
+    if not usable:
         return _verdict(None, "no load with CPU per point for both")
+    # A backlogged window acks few points: prefer a load Pace kept up with,
+    # else the smallest.
+    backlogged, runners, pace, bare = min(usable, key=lambda u: u[:2])
     ratio = pace["server_us_per_point"] / bare["server_us_per_point"]
     return _verdict(
         ratio <= _CPU_RATIO_GOAL,
         f"{pace['server_us_per_point']:.1f} µs vs bare "
         f"{bare['server_us_per_point']:.1f} µs a point at {runners} runners: "
-        f"{ratio:.1f}x",
+        f"{ratio:.1f}x" + (" (Pace backlogged)" if backlogged else ""),
     )
 
 

@@ -41,7 +41,6 @@ def track_gpx(
             elevation=row.alt,
             time=datetime.fromtimestamp(row.time / 1000, UTC),
         )
-        point.horizontal_dilution = None
         if row.reason is not None:
             point.description = row.reason
         segment.points.append(point)

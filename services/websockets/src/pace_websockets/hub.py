@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
 import msgspec
@@ -192,8 +192,10 @@ class Hub:
         for view in list(self.views.values()):
             await self._drop(view)
 
-    async def _every(self, interval: float, work: object) -> None:
-        assert callable(work)
+    async def _every(
+        self, interval: float, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``work`` every ``interval`` seconds; a failure is logged, not fatal."""
         while True:
             await asyncio.sleep(interval)
             try:

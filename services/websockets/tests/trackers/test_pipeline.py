@@ -19,12 +19,15 @@ from pace_websockets.storage import PointRow, Storage, StorageUnavailable
 from trackerkit import (
     LAT0,
     LON0,
+    STEP_DEG,
+    fix_time,
+    iso,
     owntracks_location,
     post_owntracks,
     stored,
     traccar_query,
 )
-from wskit import Server, new_race, receive_type
+from wskit import Server, hello, new_race, receive_type
 
 
 async def test_spectator_feed_shows_a_tracker_runner(
@@ -139,3 +142,38 @@ async def test_course_race_progress_from_a_tracker_app(
     standing = (await race.get())["standings"][0]
     assert standing["progress_m"] == pytest.approx(59 * 3.336, abs=25)
     assert standing["checkpoints"]
+
+
+async def test_switching_from_the_socket_to_a_tracker_app_continues(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """Socket seqs 1..20, then tracker fixes: all stored, last_seq is a time in ms."""
+    race = await new_race(http, server)
+    who = await race.add("Sam")
+    start = int(time.time()) - 300
+    ws, welcome = await hello(http, server, who["token"])
+    assert welcome["last_seq"] == 0
+    first = [
+        {
+            "seq": i + 1,
+            "time": iso(fix_time(i, start)),
+            "lat": LAT0 + i * STEP_DEG,
+            "lon": LON0,
+            "accuracy": 4.0,
+        }
+        for i in range(20)
+    ]
+    await ws.send_json({"type": "points", "points": first})
+    assert (await receive_type(ws, "ack"))["seq"] == 20
+    await ws.close()
+    for i in range(20, 40):
+        params = traccar_query(who["token"], i, start)
+        async with http.get(server.url + "/ingest/osmand", params=params) as r:
+            assert (await r.json())["stored"] == 1
+    seqs = [seq for seq, _, _, _ in stored(server.db_path, who["id"])]
+    assert seqs == [*range(1, 21), *((start + i) * 1000 for i in range(20, 40))]
+    ws, welcome = await hello(http, server, who["token"])
+    assert welcome["last_seq"] == (start + 39) * 1000
+    await ws.close()
+    standing = (await race.get())["standings"][0]
+    assert standing["position"][0] == pytest.approx(LAT0 + 39 * STEP_DEG)

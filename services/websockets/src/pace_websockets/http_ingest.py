@@ -224,16 +224,16 @@ async def _process(
 ) -> IngestResult:
     arrived = time.time()
     state = await _state(service, participant, race)
-    before = len(fixes)
-    judged, state.seen = judge(
-        fixes,
-        state.seen,
-        state.tracker,
-        participant.id,
-        now_ms(),
-        service.limits,
-        race.status == "ended",
+    before, now, ended = len(fixes), now_ms(), race.status == "ended"
+    late = await _late(service, state, fixes)
+    # Late fixes first, as the tracker would have met them in fix-time order.
+    judged, _ = judge(
+        late, 0, state.tracker, participant.id, now, service.limits, ended
     )
+    fresh, state.seen = judge(
+        fixes, state.seen, state.tracker, participant.id, now, service.limits, ended
+    )
+    _merge(judged, fresh)
     _count(service, before, judged)
     events = state.tracker.drain_events()
     feed_course(service, state, judged.rows)
@@ -254,6 +254,31 @@ async def _process(
             extra={"race_id": race.id, "participant_id": participant.id},
         )
     return IngestResult(len(judged.rows), duplicates, refused)
+
+
+async def _late(
+    service: Service, state: RunnerState, fixes: list[Point]
+) -> list[Point]:
+    """Fixes older than the newest one seen that storage does not hold.
+
+    A seq is a fix time, so a fix recorded before the newest one received
+    (a queue sent after a live fix) has a lower seq than ``seen`` and would
+    pass for a resend. Storage tells the two apart; reading it costs a load
+    of the runner's points, paid only when such a fix arrives.
+    """
+    older = [p for p in fixes if p.seq < state.seen]
+    if not older:
+        return []
+    held = {row.seq for row in await service.db.load_points(state.participant.id)}
+    return [p for p in older if p.seq not in held]
+
+
+def _merge(into: Judged, other: Judged) -> None:
+    into.rows.extend(other.rows)
+    into.rejected.extend(other.rejected)
+    into.refused.extend(other.refused)
+    into.stored_reasons.extend(other.stored_reasons)
+    into.accepted += other.accepted
 
 
 async def _state(
@@ -297,7 +322,8 @@ async def _commit(
             del service.runners[state.participant.id]
         raise
     if judged.rows:
-        state.committed_seq = max(state.committed_seq, judged.rows[-1].seq)
+        newest = max(row.seq for row in judged.rows)
+        state.committed_seq = max(state.committed_seq, newest)
 
 
 def _back(service: Service, state: RunnerState) -> None:

@@ -143,3 +143,26 @@ async def test_wrong_token_is_refused_even_without_a_location(
     message = {"_type": "status", "android": {}}
     status, body, _ = await post_owntracks(http, server, "wrong", message)
     assert (status, body["code"]) == (403, "bad_token")
+
+
+async def test_queue_sent_after_a_newer_live_fix_is_stored(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """Older queued fixes after a newer one are kept (as late), not taken as resends."""
+    _, who = await runner(http, server)
+    start = int(time.time()) - 300
+    before = [owntracks_location(i, start) for i in range(5)]
+    assert (await post_owntracks(http, server, who["token"], before))[0] == 200
+    live = owntracks_location(30, start)
+    assert (await post_owntracks(http, server, who["token"], live))[0] == 200
+    queue = [owntracks_location(i, start) for i in range(5, 30)]
+    for message in queue:
+        assert (await post_owntracks(http, server, who["token"], message))[0] == 200
+    rows = stored(server.db_path, who["id"])
+    assert [seq for seq, _, _, _ in rows] == [(start + i) * 1000 for i in range(31)]
+    assert {reason for seq, _, _, reason in rows if seq < (start + 30) * 1000} >= {
+        "stale"
+    }
+    # The queue again (its 200s were lost): nothing more is stored.
+    assert (await post_owntracks(http, server, who["token"], queue))[0] == 200
+    assert len(stored(server.db_path, who["id"])) == 31

@@ -7,9 +7,11 @@ the whole race says about them; the second notices that they have slowed
 a hilly remaining section is predicted at the flat pace, which is the main
 reason the band below is as wide as it is.
 
-The band is a relative error on the remaining time: 4 % plus the relative
-disagreement between the two speeds, capped at 50 %. It shrinks to nothing at
-the runner's current position, so it narrows as they approach.
+The band is a relative error on the remaining time: 4 %, plus 8 % times the
+share of the course still ahead (pace drifts more over a longer stretch),
+plus twice the relative disagreement between the two speeds, capped at 50 %.
+It shrinks to nothing at the runner's current position, so it narrows as
+they approach.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pace_core.matching import MatchSettings, MatchState
 __all__ = ["Arrival", "Prediction", "Predictor", "arrivals_at", "predict"]
 
 _BASE_ERROR = 0.04
+_AHEAD_ERROR = 0.08
+"""Extra relative error per share of the course still ahead: pace drifts."""
 _MAX_ERROR = 0.5
 _FLOOR_S = 5.0
 _MIN_KNOWN_M = 200.0
@@ -71,6 +75,8 @@ def predict(
     remaining_s = (distance_m - progress) / speed
     base = state.progress_time
     time = max(base + round(remaining_s * 1000.0), now)
+    ahead = min((distance_m - progress) / course.length_m, 1.0)
+    error = min(error + _AHEAD_ERROR * ahead, _MAX_ERROR)
     band_ms = round((remaining_s * error + _FLOOR_S) * 1000.0)
     return Prediction(distance_m, time, max(time - band_ms, now), time + band_ms)
 
@@ -121,5 +127,7 @@ def _speed(
     average = known / elapsed_s if elapsed_s > 0.0 else typical
     recent = state.trend_mps if state.trend_mps > 0.0 else average
     speed = max(0.5 * (average + recent), 0.3)
-    error = _BASE_ERROR + abs(average - recent) / speed
+    # Halfway between the two speeds, the truth is at least half their
+    # disagreement away, and more if the change goes on: allow all of it twice.
+    error = _BASE_ERROR + 2.0 * abs(average - recent) / speed
     return speed, min(error, _MAX_ERROR)

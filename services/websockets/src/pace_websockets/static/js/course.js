@@ -119,6 +119,8 @@ function drawCourse(map, geojson) {
 
 // Draw the course (if any) and start moving markers along it.
 export async function setupCourse({ map, race, raceId, speed }) {
+  const results = document.getElementById("results-link");
+  if (results) results.href = `/races/${encodeURIComponent(raceId)}/results${location.hash}`;
   const url = `/api/races/${encodeURIComponent(raceId)}/course`;
   const response = await fetch(url, { headers: readHeaders() });
   if (!response.ok) return null;

@@ -5,10 +5,10 @@ spectator's own task writes them out. A spectator whose socket cannot keep
 up gets no more than ``spectator_queue_frames`` queued: past that its queue
 is dropped and it is sent one fresh snapshot instead, so it skips the ticks
 it missed, lands on the latest state and never slows anyone else down.
-A spectator that overflows its queue again and again before even the
-snapshot went out (``MAX_OVERFLOWS`` times) is not reading at all: it is
-told ``spectator_too_slow`` and disconnected (close 1008), its socket aborted
-if even the close frame cannot be written within ``CLOSE_WAIT_S``.
+A spectator that overflows its queue again while the resync snapshot has
+been waiting ``STUCK_S`` to be written is not reading at all: it is told
+``spectator_too_slow`` and disconnected (close 1008), its socket aborted if
+even the close frame cannot be written within ``CLOSE_WAIT_S``.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ from pace_websockets.hub import RaceView
 from pace_websockets.protocol import Close, Code
 from pace_websockets.service import Service
 
-__all__ = ["CLOSE_WAIT_S", "MAX_OVERFLOWS", "SpectatorSession"]
+__all__ = ["CLOSE_WAIT_S", "STUCK_S", "SpectatorSession"]
 
 log = logging.getLogger("pace.fanout")
 
-MAX_OVERFLOWS = 3
-"""Queue overflows in a row, with the resync snapshot still unsent, tolerated."""
+STUCK_S = 5.0
+"""How long a resync snapshot may wait to be written before the spectator goes.
+
+Time, not a count of overflows: one tick can offer many frames at once (an
+event per runner), which overflows a short queue of a healthy spectator."""
 CLOSE_WAIT_S = 2.0
 """How long a too-slow spectator's close may take before the socket is aborted."""
 
@@ -55,7 +58,7 @@ class SpectatorSession:
         self._queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._resync = False
-        self._overflows = 0
+        self._behind_since = 0.0
         self._dropping: asyncio.Task[None] | None = None
         self._out = service.metrics.ws_out("spectator")
 
@@ -65,13 +68,13 @@ class SpectatorSession:
             return
         if len(self._queue) >= self.limit:
             self._queue.clear()
-            if self._resync:
-                self._overflows += 1
-                if self._overflows >= MAX_OVERFLOWS:
-                    self._drop()
-                    return
-            else:
+            now = asyncio.get_running_loop().time()
+            if not self._resync:
+                self._behind_since = now
                 log.warning("slow spectator resynchronised", extra=self._ids)
+            elif now - self._behind_since > STUCK_S:
+                self._drop()
+                return
             self._resync = True
         else:
             self._queue.append(frame)
@@ -114,7 +117,6 @@ class SpectatorSession:
                         self._resync = False
                         self._queue.clear()
                         await self._send(self.view.snapshot_frame())
-                        self._overflows = 0
                     else:
                         await self._send(self._queue.popleft())
         except (ConnectionError, RuntimeError):

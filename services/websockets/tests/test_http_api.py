@@ -120,10 +120,10 @@ async def test_oversized_body_is_413(
 async def test_readyz_checks_storage(
     http: aiohttp.ClientSession, server: Server
 ) -> None:
-    """/readyz answers 200 while the SQLite file is reachable."""
+    """/readyz answers 200 while the SQLite file is reachable, naming each part."""
     async with http.get(server.url + "/readyz") as r:
         assert r.status == 200
-        assert (await r.json()) == {"status": "ready"}
+        assert (await r.json()) == {"status": "ready", "storage": "ok", "broker": "ok"}
 
 
 async def test_list_races_includes_new_race(

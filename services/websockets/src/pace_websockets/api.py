@@ -229,20 +229,27 @@ async def get_track(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when storage and the broker both answer."""
+    """Ready while storage answers; a broker outage only degrades fan-out.
+
+    An instance whose broker is down still stores and acknowledges every point,
+    so it stays in the load balancer (``degraded``); when every instance shares
+    the same Redis, answering 503 would route runners to nobody.
+    """
     service = request.app[SERVICE]
+    if service.shutting_down:
+        raise ApiError(503, "shutting down", "shutting_down")
     try:
         await service.db.ping()
     except StorageError as exc:
         raise ApiError(503, f"storage: {exc}", "storage_unavailable") from exc
+    broker = "ok"
     try:
         if service.broker is not None:
             await service.broker.ping()
     except Exception as exc:
-        raise ApiError(503, f"broker: {exc}", "broker_unavailable") from exc
-    if service.shutting_down:
-        raise ApiError(503, "shutting down", "shutting_down")
-    return web.json_response({"status": "ready"})
+        broker = f"unavailable: {exc}"
+    status = "ready" if broker == "ok" else "degraded"
+    return web.json_response({"status": status, "storage": "ok", "broker": broker})
 
 
 def add_api_routes(app: web.Application) -> None:

@@ -91,8 +91,12 @@ class ParticipantInfo(msgspec.Struct):
     revoked: bool
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, omit_defaults=True):
+    """``/healthz`` says ``ok``; ``/readyz`` says ``ready`` or ``degraded`` and why."""
+
     status: str
+    storage: str | None = None
+    broker: str | None = None
 
 
 class Problem(msgspec.Struct, omit_defaults=True):

@@ -34,7 +34,9 @@ from pace_core.standings import Entry
 
 __all__ = [
     "SNAPSHOT_EVERY",
+    "CheckpointChange",
     "CheckpointPassage",
+    "Correction",
     "CourseStanding",
     "CourseTracker",
     "FixLike",
@@ -89,6 +91,24 @@ class CourseStanding:
         return Entry(participant_id, self.progress_m, self.finish_time, self.last_time)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointChange:
+    """A checkpoint time (ms) that late data changed; None is "not passed"."""
+
+    name: str
+    before: int | None
+    after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """What the last late batch changed in results already published."""
+
+    checkpoints: tuple[CheckpointChange, ...]
+    progress_before_m: float
+    progress_after_m: float
+
+
 _Results = tuple[tuple[int | None, ...], float, bool, bool]
 
 
@@ -111,6 +131,8 @@ class CourseTracker:
         self._flags = (False, False)
         self.replayed = 0
         """Fixes matched again because of late data (for tests and metrics)."""
+        self.last_correction: Correction | None = None
+        """What the last :meth:`add_many` corrected (None if nothing)."""
 
     @property
     def state(self) -> MatchState:
@@ -142,10 +164,12 @@ class CourseTracker:
                 earliest_late = index
             elif earliest_late is None:
                 self._step(index, live=True)
+        self.last_correction = None
         if earliest_late is None:
             return False
         self._replay(earliest_late)
-        return self._corrected(before, last_time)
+        self.last_correction = self._correction(before, last_time)
+        return self.last_correction is not None
 
     def recompute(self) -> bool:
         """Match every fix again from the start; True if any result changed."""
@@ -254,15 +278,33 @@ class CourseTracker:
             state.stalled,
         )
 
-    def _corrected(self, before: _Results, last_time: int | None) -> bool:
-        """Whether a replay changed something a spectator has already been told."""
+    def _correction(self, before: _Results, last_time: int | None) -> Correction | None:
+        """What a replay changed that a spectator has already been told, if any.
+
+        A checkpoint time already given that moved, or a checkpoint newly
+        passed at a time before the last fix held (it should have been known
+        earlier), or progress that went back by more than a metre.
+        """
         old_passages, old_progress, *_ = before
-        for old, new in zip(old_passages, self.state.passages, strict=True):
-            if old is not None and old != new:
-                return True
-            if old is None and new is not None and new <= (last_time or new - 1):
-                return True
-        return self.state.progress_m < old_progress - _CORRECTION_M
+        known = last_time if last_time is not None else -1
+        changes = tuple(
+            CheckpointChange(checkpoint.name, old, new)
+            for checkpoint, old, new in zip(
+                self.course.checkpoints, old_passages, self.state.passages, strict=True
+            )
+            if (old is not None and old != new)
+            or (old is None and new is not None and new <= known)
+        )
+        progress = self.state.progress_m
+        if not changes and progress >= old_progress - _CORRECTION_M:
+            return None
+        return Correction(
+            changes, _clamp(old_progress, self.course), _clamp(progress, self.course)
+        )
+
+
+def _clamp(progress: float, course: Course) -> float:
+    return min(max(progress, 0.0), course.length_m)
 
 
 def _first(values: list[int]) -> int | None:

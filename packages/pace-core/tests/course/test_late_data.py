@@ -116,6 +116,11 @@ def test_a_late_gap_corrects_the_checkpoint_time(short_course: Course) -> None:
     assert before is not None and after is not None
     assert abs(after - crossing) < abs(before - crossing)
     assert abs(after - crossing) < 3_000
+    correction = tracker.last_correction
+    assert correction is not None
+    changed = {c.name: (c.before, c.after) for c in correction.checkpoints}
+    assert changed["km 2"] == (before, after)
+    assert "km 1" not in changed
 
 
 def test_late_fixes_that_change_nothing_published_are_no_correction(
@@ -127,6 +132,7 @@ def test_late_fixes_that_change_nothing_published_are_no_correction(
     missing = fixes[600]
     tracker.add_many(f for f in fixes if f is not missing)
     assert not tracker.add(missing)
+    assert tracker.last_correction is None
 
 
 def test_replay_starts_from_a_saved_state_near_the_late_fix(

@@ -145,3 +145,25 @@ def test_results_page_renders_the_charts(
     assert page.locator("#pace rect.bar").count() >= 10
     expect(page.locator("path.track-line")).to_have_count(3)
     shot(page, "course-results-page", full_page=True)
+
+
+def test_race_page_replay_mode_plays_to_the_end(
+    course_race: dict[str, Any], phone: Phones
+) -> None:
+    """?replay=N plays the stored race and ends with the live order."""
+    live = [s["name"] for s in course_race_standings(course_race)]
+    page: Page = phone().new_page()
+    page.goto(f"{course_race['server']}/races/{course_race['id']}?replay=20000")
+    expect(page.locator("#live")).to_have_text("Replay finished", timeout=30_000)
+    names = page.locator("#board tbody tr td.name").all_inner_texts()
+    assert [n.strip() for n in names] == live
+    expect(page.locator("#feed li[data-event=checkpoint]").first).to_be_attached()
+
+
+def course_race_standings(race: dict[str, Any]) -> list[dict[str, Any]]:
+    import urllib.request
+
+    url = f"{race['server']}/api/races/{race['id']}"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        body: dict[str, Any] = json.loads(r.read())
+    return sorted(body["standings"], key=lambda s: s["rank"])

@@ -172,6 +172,13 @@ class Course:
         x, y = self._forward.transform(lon, lat)
         return float(x), float(y)
 
+    def project_many(
+        self, lats: Sequence[float], lons: Sequence[float]
+    ) -> tuple[list[float], list[float]]:
+        """Plane coordinates of many positions in one pyproj call (a rebuild)."""
+        xs, ys = self._forward.transform(np.asarray(lons), np.asarray(lats))
+        return np.atleast_1d(xs).tolist(), np.atleast_1d(ys).tolist()
+
     def unproject(self, x: float, y: float) -> tuple[float, float]:
         """``(lat, lon)`` of local plane coordinates (the inverse of project)."""
         lon, lat = self._inverse.transform(x, y)

@@ -154,7 +154,7 @@ class CourseTracker:
         before = self._results()
         last_time = self._times[-1] if self._times else None
         earliest_late: int | None = None
-        for sample in sorted(map(self._sample, fixes), key=lambda s: s.time):
+        for sample in sorted(self._samples_of(fixes), key=lambda s: s.time):
             index = bisect_left(self._times, sample.time)
             if index < len(self._times) and self._times[index] == sample.time:
                 continue
@@ -212,9 +212,18 @@ class CourseTracker:
 
     # --- matching and replay ------------------------------------------------
 
-    def _sample(self, fix: FixLike) -> Sample:
-        x, y = self.course.project(fix.lat, fix.lon)
-        return Sample(fix.time, x, y, fix.accuracy)
+    def _samples_of(self, fixes: Iterable[FixLike]) -> list[Sample]:
+        """The fixes in plane coordinates, projected in one call."""
+        given = list(fixes)
+        if not given:
+            return []
+        xs, ys = self.course.project_many(
+            [f.lat for f in given], [f.lon for f in given]
+        )
+        return [
+            Sample(f.time, x, y, f.accuracy)
+            for f, x, y in zip(given, xs, ys, strict=True)
+        ]
 
     def _step(self, index: int, *, live: bool) -> None:
         """Match the sample at ``index`` (all before it are matched)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pace_cli.main import main
 
@@ -66,3 +68,30 @@ def test_simulate_course_runs_synthetic_runners_to_the_finish(
         s["progress_m"] == round(race["distance_m"], 1) for s in race["standings"]
     )
     assert "Runner 1" in capsys.readouterr().out
+
+
+def test_simulate_course_shows_a_stop_and_a_detour(
+    service: Service, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With four runners, the third stalls and the fourth goes off course."""
+    report = tmp_path / "report.json"
+    argv = ["simulate", "--course", str(COURSE), "--runners", "4", "--fast"]
+    assert main([*argv, "--server", service.url, "--report", str(report)]) == 0
+    race_id = json.loads(report.read_text())["race_id"]
+    events = asyncio.run(_replayed_events(service.url, race_id))
+    assert ("stalled", "Runner 3") in events
+    assert ("off_course", "Runner 4") in events
+    assert ("off_course", "Runner 3") not in events
+    assert ("finished", "Runner 4") in events
+
+
+async def _replayed_events(url: str, race_id: str) -> set[tuple[str, str]]:
+    """The (event, name) pairs of the race, from the replay socket at full speed."""
+    ws_url = url.replace("http", "ws") + f"/api/races/{race_id}/replay?speed=100000"
+    found = set()
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame["type"] == "event":
+                found.add((frame["event"], frame["name"]))
+    return found

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bench import multireport
 from bench.capacity import passes
 
 __all__ = ["goals", "keep_profiles", "summary", "write_markdown"]
@@ -259,7 +260,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"{START}\n\n{meta_block(results)}\n### Goals\n\n{goals_table(results)}\n"
         f"### City race\n\n{city_table(results)}\n"
         f"### Capacity\n\n{capacity_table(results)}\n"
-        f"### Storage alone\n\n{storage_table(results)}\n{END}"
+        f"### Storage alone\n\n{storage_table(results)}\n"
+        + (
+            f"### Several processes\n\n{multireport.table(results['multiprocess'])}\n"
+            if "multiprocess" in results
+            else ""
+        )
+        + END
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import uvloop
 
-from bench import capacity, environment, report, storage
+from bench import capacity, environment, multiprocess, report, storage
 from bench.plans import FULL, QUICK, Plan
 from bench.scenario import Load, run_session
 from bench.servers import ROOT
@@ -94,6 +94,11 @@ async def run_plan(plan: Plan, workdir: Path) -> dict[str, Any]:
     )
     batches = storage.batch_sizes(plan, results["city"])
     results["storage"] = await storage.measure(plan, batches, workdir)
+    if plan.name == "full":
+        # N Pace processes on PostgreSQL and Redis (docs/scaling.md's inputs).
+        results["multiprocess"] = await multiprocess.measure(
+            multiprocess.DEFAULT, workdir
+        )
     try:
         results["goals"] = report.goals(results)
     except Exception as exc:

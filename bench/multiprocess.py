@@ -1,0 +1,459 @@
+"""Beyond one process: N Pace instances sharing PostgreSQL and the Redis broker.
+
+``python -m bench.multiprocess`` (and ``python -m bench.run --full``) starts
+N = 1 and then N = 2 real ``python -m pace_websockets`` processes on this
+machine, all on one fresh PostgreSQL schema (``?schema=``) and one unique
+Redis prefix, and drives them directly by port (no load balancer, so no
+proxy CPU to account for). Generator worker ``i`` plays the runners of
+instance ``i``; worker 0 also plays every spectator, connected to the *last*
+instance, so with N = 2 each probe times only points that crossed Redis
+(runner on A, spectator on B). Per window it reads:
+
+- each instance's CPU and CPU wait (``/proc``) and the points its own
+  runners had acked, hence CPU microseconds per point per process;
+- Redis's and PostgreSQL's CPU from ``/proc`` of their processes (all
+  ``redis-server`` and ``postgres`` processes, found by name), PostgreSQL's
+  commits (``pg_stat_database``) and WAL bytes (``pg_current_wal_lsn``);
+  these engines are shared with other engineers' tests, so their figures are
+  upper bounds of what Pace caused, and Pace's own commit count comes from
+  its ``/metrics``;
+- every message Pace published on its prefix, by a pattern subscriber of
+  the harness's own (messages and bytes a second).
+
+The machine has two cores shared with other people's work: every figure
+here is a lower bound of what the same code does on dedicated cores, and the
+CPU wait recorded per instance says how much others got in the way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import uvloop
+
+from bench.multireport import table
+from bench.procstat import cpu_seconds, histogram_delta, wait_seconds
+from bench.scenario import Generator, _scrape, median_of, summarise
+from bench.seeding import _hash
+from bench.servers import ROOT, BenchError, Server, command, free_port
+from bench.storage import PG_URL, _drop_schema
+
+__all__ = ["DEFAULT", "QUICK", "MultiLoad", "engine_pids", "main", "measure"]
+
+RESULTS = ROOT / "bench" / "results"
+REDIS_URL = os.environ.get("PACE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+_CORES = sorted(os.sched_getaffinity(0))
+_GAUGE_NAMES = ("pace_storage_commit_seconds", "pace_storage_batch_points")
+
+
+@dataclass(frozen=True)
+class MultiLoad:
+    """Runners per process stay fixed, so N processes carry N times the points."""
+
+    processes: tuple[int, ...]
+    runners_per_process: int
+    spectators: int
+    windows: int = 3
+    window_s: float = 10.0
+    warmup_s: float = 5.0
+    ramp_per_s: float = 300.0
+    tick_s: float = 1.0
+
+
+DEFAULT = MultiLoad(processes=(1, 2), runners_per_process=300, spectators=100)
+QUICK = MultiLoad(
+    processes=(2,),
+    runners_per_process=8,
+    spectators=2,
+    windows=1,
+    window_s=3.0,
+    warmup_s=2.0,
+)
+
+
+def engine_pids(name: str) -> list[int]:
+    """Every process whose command name is ``name`` (postgres backends included)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() == name:
+                    found.append(int(entry))
+    return found
+
+
+def _cpu_of(pids: list[int]) -> dict[int, float]:
+    usage = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            usage[pid] = cpu_seconds(pid)
+    return usage
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used by processes alive at both reads (a backend that exits is missed)."""
+    return sum(after[p] - before[p] for p in after.keys() & before.keys())
+
+
+async def _pg_counters() -> tuple[int, int]:
+    """Commits in database ``test`` (everyone's) and the cluster's WAL position."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        row = await conn.fetchrow(
+            "SELECT xact_commit, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS wal"
+            " FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+    return int(row["xact_commit"]), int(row["wal"])
+
+
+class RedisTap:
+    """Counts what Pace publishes on its prefix, from a subscriber of our own."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.messages, self.bytes = prefix, 0, 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RedisTap:
+        import redis.asyncio as redis
+
+        self.client = redis.Redis.from_url(REDIS_URL)
+        self.pubsub = self.client.pubsub()
+        await self.pubsub.psubscribe(f"{self.prefix}*")
+        self.task = asyncio.create_task(self._count())
+        return self
+
+    async def _count(self) -> None:
+        async for message in self.pubsub.listen():
+            if message["type"] == "pmessage":
+                self.messages += 1
+                self.bytes += len(message["data"])
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.pubsub.aclose()
+        await self.client.aclose()
+
+
+async def seed(url: str, runners: int) -> tuple[str, list[list[str]]]:
+    """A race with ``runners`` participants written through Pace's storage API."""
+    from pace_websockets.storage import ParticipantRecord, RaceRecord, open_storage
+
+    store = await open_storage(url)
+    now, race_id = int(time.time() * 1000), secrets.token_urlsafe(9)
+    try:
+        secret = _hash(secrets.token_urlsafe(32))
+        await store.create_race(
+            RaceRecord(race_id, "bench", None, None, now, secret, "open")
+        )
+        creds = []
+        for i in range(runners):
+            pid, token = secrets.token_urlsafe(9), secrets.token_urlsafe(32)
+            await store.add_participant(
+                ParticipantRecord(pid, race_id, f"runner {i}", _hash(token), now)
+            )
+            creds.append([pid, token])
+    finally:
+        await store.close()
+    return race_id, creds
+
+
+async def _wait_ready(port: int, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if proc.returncode is not None:
+                raise BenchError(f"instance exited with {proc.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise BenchError(f"instance on {port} not ready after 60 s")
+
+
+@contextlib.asynccontextmanager
+async def instances(
+    count: int, db_url: str, prefix: str, tick_s: float, workdir: Path
+) -> AsyncIterator[list[Server]]:
+    """``count`` Pace processes on one database and prefix, each pinned when N=2."""
+    procs, servers = [], []
+    try:
+        for i in range(count):
+            port, log = free_port(), (workdir / f"mp-{count}-{i}.log").open("wb")
+            env = dict(
+                os.environ,
+                PACE_PORT=str(port),
+                PACE_HOST="127.0.0.1",
+                PACE_DATABASE_URL=db_url,
+                PACE_BROKER_URL=REDIS_URL,
+                PACE_BROKER_PREFIX=prefix,
+                PACE_INSTANCE_ID=f"bench-{i}",
+                PACE_TICK_S=str(tick_s),
+                PACE_LOG_LEVEL="WARNING",
+            )
+            core = _CORES[i % len(_CORES)]
+            proc = await asyncio.create_subprocess_exec(
+                *command("pace"),
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=lambda c=core: os.sched_setaffinity(0, {c}),
+            )
+            log.close()
+            procs.append(proc)
+            servers.append(Server("pace", proc.pid, port))
+        for server, proc in zip(servers, procs, strict=True):
+            await _wait_ready(server.port, proc)
+        yield servers
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@dataclass
+class _Reading:
+    """Everything read at one instant of a window."""
+
+    at: float
+    servers: list[tuple[float, float]]
+    metrics: list[dict[str, Any]]
+    redis_cpu: dict[int, float]
+    pg_cpu: dict[int, float]
+    pg: tuple[int, int]
+    tap: tuple[int, int]
+
+
+async def _read(servers: list[Server], tap: RedisTap) -> _Reading:
+    metrics = [await _scrape(s) for s in servers]
+    return _Reading(
+        time.monotonic(),
+        [(cpu_seconds(s.pid), wait_seconds(s.pid)) for s in servers],
+        metrics,
+        _cpu_of(engine_pids("redis-server")),
+        _cpu_of(engine_pids("postgres")),
+        await _pg_counters(),
+        (tap.messages, tap.bytes),
+    )
+
+
+def _instance(
+    i: int, r0: _Reading, r1: _Reading, mark: dict[str, Any], dt: float
+) -> dict[str, Any]:
+    """One process's share: its CPU, its runners' acked points, its commits."""
+    cpu, wait = (r1.servers[i][k] - r0.servers[i][k] for k in (0, 1))
+    figures: dict[str, Any] = {
+        "cpu_util": cpu / dt,
+        "cpu_wait_frac": wait / dt,
+        "acked_per_s": mark["acked"] / dt,
+        "us_per_point": cpu * 1e6 / mark["acked"] if mark["acked"] else None,
+    }
+    for name in _GAUGE_NAMES:
+        after, before = r1.metrics[i].get(name), r0.metrics[i].get(name)
+        if after is not None:
+            delta = histogram_delta(after, before)
+            figures[f"{name}_mean"] = delta.mean()
+            figures[f"{name}_per_s"] = delta.count / dt
+    return figures
+
+
+def _window(
+    r0: _Reading, r1: _Reading, marks: list[dict[str, Any]], load: MultiLoad
+) -> dict[str, Any]:
+    dt = r1.at - r0.at
+    n = len(r0.servers)
+    cpu = sum(r1.servers[i][0] - r0.servers[i][0] for i in range(n))
+    wait = sum(r1.servers[i][1] - r0.servers[i][1] for i in range(n))
+    window = summarise(marks, {}, {}, (cpu, wait), dt, load.runners_per_process * n, 0)
+    window["instances"] = [_instance(i, r0, r1, marks[i], dt) for i in range(n)]
+    commits = sum(
+        i.get("pace_storage_commit_seconds_per_s", 0) for i in window["instances"]
+    )
+    window.update(
+        pace_commits_per_s=commits,
+        redis_cpu_util=_cpu_delta(r0.redis_cpu, r1.redis_cpu) / dt,
+        postgres_cpu_util=_cpu_delta(r0.pg_cpu, r1.pg_cpu) / dt,
+        postgres_commits_per_s_all=(r1.pg[0] - r0.pg[0]) / dt,
+        postgres_wal_bytes_per_s_all=(r1.pg[1] - r0.pg[1]) / dt,
+        redis_messages_per_s=(r1.tap[0] - r0.tap[0]) / dt,
+        redis_bytes_per_s=(r1.tap[1] - r0.tap[1]) / dt,
+        load_avg_1m=os.getloadavg()[0],
+    )
+    return window
+
+
+async def _measure(
+    gen: Generator, servers: list[Server], tap: RedisTap, load: MultiLoad
+) -> list[dict[str, Any]]:
+    await asyncio.sleep(load.warmup_s)
+    last, r0 = await gen.all(cmd="mark"), await _read(servers, tap)
+    windows = []
+    for _ in range(load.windows):
+        await asyncio.sleep(load.window_s)
+        marks = await gen.all(cmd="mark")
+        r1 = await _read(servers, tap)
+        for mark, prev in zip(marks, last, strict=True):
+            interval = max(mark["at"] - prev["at"], 1e-3)
+            mark["gen_cpu_util"] = (mark["cpu_s"] - prev["cpu_s"]) / interval
+            mark["gen_wait_frac"] = (mark["wait_s"] - prev["wait_s"]) / interval
+        windows.append(_window(r0, r1, marks, load))
+        last, r0 = marks, r1
+    return windows
+
+
+async def _drive(
+    gen: Generator,
+    servers: list[Server],
+    race: tuple[str, list[list[str]]],
+    load: MultiLoad,
+    prefix: str,
+) -> dict[str, Any]:
+    """Runners of instance i from worker i; all spectators on the last instance."""
+    race_id, creds = race
+    n, rate = len(servers), load.ramp_per_s
+    per = [
+        creds[i * load.runners_per_process : (i + 1) * load.runners_per_process]
+        for i in range(n)
+    ]
+    answers = await gen.ask(
+        [
+            {"cmd": "runners", "url": f"{s.ws}/ws/runner", "creds": c, "rate": rate}
+            for s, c in zip(servers, per, strict=True)
+        ]
+    )
+    if sum(a["connected"] for a in answers) < len(creds):
+        raise BenchError(f"runners did not all connect: {answers}")
+    feed = f"{servers[-1].ws}/ws/races/{race_id}"
+    answers = await gen.ask(
+        [
+            {
+                "cmd": "spectators",
+                "url": feed,
+                "n": load.spectators if i == 0 else 0,
+                "probes": 2 if i == 0 else 0,
+                "rate": rate,
+            }
+            for i in range(n)
+        ]
+    )
+    async with RedisTap(prefix) as tap:
+        await gen.all(cmd="start")
+        windows = await _measure(gen, servers, tap, load)
+    drained = await gen.all(cmd="drain", timeout_s=5.0)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(gen.all(cmd="stop"), 8)
+    return {
+        "processes": n,
+        "runners": len(creds),
+        "spectators": load.spectators,
+        "spectators_connected": answers[0]["connected"],
+        "cross_instance_probes": n > 1,
+        "windows": windows,
+        "median": median_of([_without(w, "instances") for w in windows]),
+        "instances": [
+            median_of([w["instances"][i] for w in windows]) for i in range(n)
+        ],
+        "unacked_after_drain": sum(d["unacked"] for d in drained),
+    }
+
+
+def _without(window: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in window.items() if k != key}
+
+
+async def run_session(n: int, load: MultiLoad, workdir: Path) -> dict[str, Any]:
+    """N instances on a fresh schema and prefix, measured; the schema is dropped."""
+    tag = secrets.token_hex(4)
+    schema, prefix = f"bench_mp_{tag}", f"benchmp{tag}:"
+    db_url = f"{PG_URL}?schema={schema}"
+    try:
+        race = await seed(db_url, n * load.runners_per_process)
+        async with instances(n, db_url, prefix, load.tick_s, workdir) as servers:
+            # One process: generator on the other core, as in the city race.
+            # Two: each instance has a core, the generator shares them.
+            gen_core = _CORES[1] if n == 1 and len(_CORES) > 1 else None
+            gen = await Generator.spawn(n, gen_core)
+            try:
+                return await _drive(gen, servers, race, load, prefix)
+            finally:
+                await gen.close()
+    finally:
+        await _drop_schema(schema)
+
+
+async def guarded(n: int, load: MultiLoad, workdir: Path) -> dict[str, Any]:
+    """A session, or why it could not finish (overload is a result, not a crash)."""
+    budget = 120 + 4 * n * load.runners_per_process / load.ramp_per_s
+    budget += 2 * (load.warmup_s + load.windows * load.window_s)
+    try:
+        return await asyncio.wait_for(run_session(n, load, workdir), budget)
+    except Exception as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else repr(exc)
+        print(f"  multiprocess N={n}: did not complete: {reason}", flush=True)
+        return {"processes": n, "failed": reason}
+
+
+async def measure(load: MultiLoad, workdir: Path) -> dict[str, Any]:
+    """Each process count of ``load`` in turn, and how the figures scale."""
+    sessions = []
+    for n in load.processes:
+        runners = n * load.runners_per_process
+        print(f"multiprocess: N={n} R={runners} S={load.spectators}", flush=True)
+        sessions.append(await guarded(n, load, workdir))
+    return {
+        "load": asdict(load),
+        "started_load_avg": os.getloadavg(),
+        "sessions": sessions,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny load, N=2 only")
+    parser.add_argument("--runners-per-process", type=int)
+    parser.add_argument("--spectators", type=int)
+    parser.add_argument("--out", type=Path, help="results file")
+    args = parser.parse_args(argv)
+    load = QUICK if args.quick else DEFAULT
+    if args.runners_per_process:
+        load = replace(load, runners_per_process=args.runners_per_process)
+    if args.spectators is not None:
+        load = replace(load, spectators=args.spectators)
+    with tempfile.TemporaryDirectory(prefix="pace-mp-") as tmp:
+        results = uvloop.run(measure(load, Path(tmp)))
+    out = args.out or RESULTS / "multiprocess-latest.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(table(results))
+    print(f"results: {out}")
+    failed = [s for s in results["sessions"] if "failed" in s]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

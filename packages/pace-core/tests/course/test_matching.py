@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -213,3 +214,30 @@ def test_settings_must_be_positive() -> None:
 def _fix_at(course: Course, metres: float, time: int) -> Fix:
     lat, lon = course.point_at(metres, clamp=False)
     return Fix(time // 1000, time, lat, lon, accuracy=5.0)
+
+
+@st.composite
+def _wandering_course(draw: st.DrawFn) -> Course:
+    """A random polyline of 150 to 400 m legs that may cross and retrace itself."""
+    lat, lon = 59.0, 30.0
+    points = [(lat, lon)]
+    for _ in range(draw(st.integers(3, 8))):
+        heading = draw(st.floats(0.0, 2.0 * math.pi))
+        leg = draw(st.floats(150.0, 400.0))
+        lat += leg * math.cos(heading) / 111_320.0
+        lon += leg * math.sin(heading) / (111_320.0 * math.cos(math.radians(lat)))
+        points.append((lat, lon))
+    return Course(points)
+
+
+@settings(max_examples=10, deadline=None)
+@given(course=_wandering_course(), seed=st.integers(0, 1000))
+def test_self_crossing_courses_are_followed(course: Course, seed: int) -> None:
+    """On random courses that cross and retrace themselves, progress tracks truth."""
+    run = simulate(course, RunPlan(T0, speed_mps=3.0), QUIET, random.Random(seed))
+    tracker = CourseTracker(course)
+    for fix, truth in zip(run.fixes, run.true_progress, strict=True):
+        tracker.add(fix)
+        progress = min(max(tracker.state.progress_m, 0.0), course.length_m)
+        assert abs(progress - truth) < 30.0
+    assert tracker.view(run.fixes[-1].time).finished

@@ -167,3 +167,22 @@ def course_race_standings(race: dict[str, Any]) -> list[dict[str, Any]]:
     with urllib.request.urlopen(url, timeout=10) as r:
         body: dict[str, Any] = json.loads(r.read())
     return sorted(body["standings"], key=lambda s: s["rank"])
+
+
+def test_organiser_creates_a_course_race_from_a_file(
+    server: Server, phone: Phones
+) -> None:
+    """The organise page uploads a GPX course; the race page then draws it."""
+    page: Page = phone().new_page()
+    page.goto(server.base_url + "/")
+    page.fill("#name", "Gatchina from a file")
+    page.set_input_files("#course", str(COURSE_FILE))
+    page.click("#create button[type=submit]")
+    expect(page.locator("#token-once")).to_be_visible()
+    race_id = page.evaluate("JSON.parse(localStorage['pace.organiser.races'])[0].id")
+    race = server.api("GET", f"/api/races/{race_id}")
+    assert 10_000 < race["distance_m"] < 10_100
+
+    page.goto(f"{server.base_url}/races/{race_id}")
+    expect(page.locator("path.course-line")).to_have_count(1)
+    expect(page.locator("path.course-checkpoint")).to_have_count(2)

@@ -113,6 +113,8 @@ async function onCreate(event) {
   if (Number.isFinite(km) && km > 0) body.distance_m = Math.round(km * 1000 * 100) / 100;
   if ($("starts").value) body.starts_at = new Date($("starts").value).toISOString();
   try {
+    const course = $("course").files?.[0];
+    if (course) body.course = await course.text();
     const race = await createRace(body);
     const entry = upsert({
       id: race.id, name: race.name, distance_m: race.distance_m, starts_at: race.starts_at,

@@ -38,14 +38,15 @@ async def honest_runner(
     ws, welcome = await hello(http, server, token)
     assert welcome["type"] == "welcome"
     seq = 0
-    start = datetime.now(UTC) - timedelta(seconds=120)
-    while not stop.is_set():
+    # One point a second of recorded time: an hour back leaves room for 3,600.
+    start = datetime.now(UTC) - timedelta(hours=1)
+    while not stop.is_set() and seq < 3000:
         batch = points(seq + 1, 5, start=start)
         await ws.send_str(json.dumps({"type": "points", "points": batch}))
         ack = await receive_type(ws, "ack")
         assert ack["seq"] == seq + 5 and "rejected" not in ack, ack
         seq += 5
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
     await ws.close()
     return seq
 

@@ -45,6 +45,7 @@ __all__ = [
 
 SNAPSHOT_EVERY = 64
 _CORRECTION_M = 1.0
+_CORRECTION_MS = 1000
 
 
 class FixLike(Protocol):
@@ -291,7 +292,9 @@ class CourseTracker:
     def _correction(self, before: _Results, last_time: int | None) -> Correction | None:
         """What a replay changed that a spectator has already been told, if any.
 
-        A checkpoint time already given that moved, or a checkpoint newly
+        A checkpoint time already given that moved by more than a second (a
+        late fix near a crossing nudges it by milliseconds through the
+        smoothing, which is not worth telling anyone), or a checkpoint newly
         passed at a time before the last fix held (it should have been known
         earlier), or progress that went back by more than a metre.
         """
@@ -302,7 +305,7 @@ class CourseTracker:
             for checkpoint, old, new in zip(
                 self.course.checkpoints, old_passages, self.state.passages, strict=True
             )
-            if (old is not None and old != new)
+            if (old is not None and (new is None or abs(new - old) > _CORRECTION_MS))
             or (old is None and new is not None and new <= known)
         )
         progress = self.state.progress_m

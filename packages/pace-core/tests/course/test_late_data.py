@@ -199,3 +199,19 @@ def test_a_flag_raised_by_late_data_is_announced_once(short_course: Course) -> N
     tracker.add_many(run.fixes[50:cut])
     kinds = [e.kind for e in tracker.drain_events()]
     assert kinds.count("stalled") == 1
+
+
+def test_a_nudge_under_a_second_is_no_correction(
+    short_course: Course, short_run: SimulatedRun
+) -> None:
+    """A late fix two seconds before km 1 moves it by milliseconds: not reported."""
+    fixes = short_run.fixes
+    crossing = short_run.crossings[1]
+    missing = next(f for f in fixes if f.time >= crossing - 2_000)
+    tracker = CourseTracker(short_course)
+    tracker.add_many(f for f in fixes if f is not missing)
+    before = tracker.state.passages[1]
+    assert not tracker.add(missing)
+    after = tracker.state.passages[1]
+    assert before is not None and after is not None
+    assert abs(after - before) <= 1000

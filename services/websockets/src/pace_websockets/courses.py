@@ -208,10 +208,10 @@ def _course_time(view: CourseStanding) -> tuple[float | None, float | None]:
     end = view.finish_time if view.finish_time is not None else view.last_time
     if start is None or end is None or end <= start:
         return None, None
-    elapsed = (end - start) / 1000.0
+    elapsed = round((end - start) / 1000.0, 1)
     if view.progress_m < 100.0:
         return elapsed, None
-    return elapsed, elapsed / (view.progress_m / 1000.0)
+    return elapsed, round(elapsed / (view.progress_m / 1000.0), 1)
 
 
 def course_geojson(

@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,9 +72,11 @@ class MultiLoad:
     warmup_s: float = 5.0
     ramp_per_s: float = 300.0
     tick_s: float = 1.0
+    follower: bool = True
+    """Also run two instances with all runners on the first (following cost)."""
 
 
-DEFAULT = MultiLoad(processes=(1, 2), runners_per_process=300, spectators=100)
+DEFAULT = MultiLoad(processes=(1, 2), runners_per_process=600, spectators=100)
 QUICK = MultiLoad(
     processes=(2,),
     runners_per_process=8,
@@ -81,6 +84,7 @@ QUICK = MultiLoad(
     windows=1,
     window_s=3.0,
     warmup_s=2.0,
+    follower=False,
 )
 
 
@@ -264,15 +268,22 @@ async def _read(servers: list[Server], tap: RedisTap) -> _Reading:
 
 
 def _instance(
-    i: int, r0: _Reading, r1: _Reading, mark: dict[str, Any], dt: float
+    i: int, r0: _Reading, r1: _Reading, marks: list[dict[str, Any]], dt: float
 ) -> dict[str, Any]:
-    """One process's share: its CPU, its runners' acked points, its commits."""
+    """One process's share: its CPU, its runners' acked points, its commits.
+
+    ``us_per_race_point`` divides its CPU by every point of the race: for an
+    instance with no runners of its own, that is what following the race
+    through Redis (and feeding its spectators) costs per point.
+    """
+    mark, race_points = marks[i], sum(m["acked"] for m in marks)
     cpu, wait = (r1.servers[i][k] - r0.servers[i][k] for k in (0, 1))
     figures: dict[str, Any] = {
         "cpu_util": cpu / dt,
         "cpu_wait_frac": wait / dt,
         "acked_per_s": mark["acked"] / dt,
         "us_per_point": cpu * 1e6 / mark["acked"] if mark["acked"] else None,
+        "us_per_race_point": cpu * 1e6 / race_points if race_points else None,
     }
     for name in _GAUGE_NAMES:
         after, before = r1.metrics[i].get(name), r0.metrics[i].get(name)
@@ -284,14 +295,14 @@ def _instance(
 
 
 def _window(
-    r0: _Reading, r1: _Reading, marks: list[dict[str, Any]], load: MultiLoad
+    r0: _Reading, r1: _Reading, marks: list[dict[str, Any]], runners: int
 ) -> dict[str, Any]:
     dt = r1.at - r0.at
     n = len(r0.servers)
     cpu = sum(r1.servers[i][0] - r0.servers[i][0] for i in range(n))
     wait = sum(r1.servers[i][1] - r0.servers[i][1] for i in range(n))
-    window = summarise(marks, {}, {}, (cpu, wait), dt, load.runners_per_process * n, 0)
-    window["instances"] = [_instance(i, r0, r1, marks[i], dt) for i in range(n)]
+    window = summarise(marks, {}, {}, (cpu, wait), dt, runners, 0)
+    window["instances"] = [_instance(i, r0, r1, marks, dt) for i in range(n)]
     commits = sum(
         i.get("pace_storage_commit_seconds_per_s", 0) for i in window["instances"]
     )
@@ -309,7 +320,7 @@ def _window(
 
 
 async def _measure(
-    gen: Generator, servers: list[Server], tap: RedisTap, load: MultiLoad
+    gen: Generator, servers: list[Server], tap: RedisTap, load: MultiLoad, runners: int
 ) -> list[dict[str, Any]]:
     await asyncio.sleep(load.warmup_s)
     last, r0 = await gen.all(cmd="mark"), await _read(servers, tap)
@@ -322,7 +333,7 @@ async def _measure(
             interval = max(mark["at"] - prev["at"], 1e-3)
             mark["gen_cpu_util"] = (mark["cpu_s"] - prev["cpu_s"]) / interval
             mark["gen_wait_frac"] = (mark["wait_s"] - prev["wait_s"]) / interval
-        windows.append(_window(r0, r1, marks, load))
+        windows.append(_window(r0, r1, marks, runners))
         last, r0 = marks, r1
     return windows
 
@@ -334,13 +345,14 @@ async def _drive(
     load: MultiLoad,
     prefix: str,
 ) -> dict[str, Any]:
-    """Runners of instance i from worker i; all spectators on the last instance."""
+    """Runners of instance i from worker i; all spectators on the last instance.
+
+    When there are fewer runners than instances can hold, the last instance
+    (the follower) has none of its own.
+    """
     race_id, creds = race
-    n, rate = len(servers), load.ramp_per_s
-    per = [
-        creds[i * load.runners_per_process : (i + 1) * load.runners_per_process]
-        for i in range(n)
-    ]
+    n, rate, rpp = len(servers), load.ramp_per_s, load.runners_per_process
+    per = [creds[i * rpp : (i + 1) * rpp] for i in range(n)]
     answers = await gen.ask(
         [
             {"cmd": "runners", "url": f"{s.ws}/ws/runner", "creds": c, "rate": rate}
@@ -364,7 +376,7 @@ async def _drive(
     )
     async with RedisTap(prefix) as tap:
         await gen.all(cmd="start")
-        windows = await _measure(gen, servers, tap, load)
+        windows = await _measure(gen, servers, tap, load, len(creds))
     drained = await gen.all(cmd="drain", timeout_s=5.0)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(gen.all(cmd="stop"), 8)
@@ -374,6 +386,7 @@ async def _drive(
         "spectators": load.spectators,
         "spectators_connected": answers[0]["connected"],
         "cross_instance_probes": n > 1,
+        "follower": len(creds) < n * rpp,
         "windows": windows,
         "median": median_of([_without(w, "instances") for w in windows]),
         "instances": [
@@ -387,13 +400,19 @@ def _without(window: dict[str, Any], key: str) -> dict[str, Any]:
     return {k: v for k, v in window.items() if k != key}
 
 
-async def run_session(n: int, load: MultiLoad, workdir: Path) -> dict[str, Any]:
-    """N instances on a fresh schema and prefix, measured; the schema is dropped."""
+async def run_session(
+    n: int, load: MultiLoad, workdir: Path, follower: bool = False
+) -> dict[str, Any]:
+    """N instances on a fresh schema and prefix, measured; the schema is dropped.
+
+    With ``follower`` the last instance has only spectators: its CPU is the
+    cost of following a race run elsewhere.
+    """
     tag = secrets.token_hex(4)
     schema, prefix = f"bench_mp_{tag}", f"benchmp{tag}:"
     db_url = f"{PG_URL}?schema={schema}"
     try:
-        race = await seed(db_url, n * load.runners_per_process)
+        race = await seed(db_url, (n - follower) * load.runners_per_process)
         async with instances(n, db_url, prefix, load.tick_s, workdir) as servers:
             # One process: generator on the other core, as in the city race.
             # Two: each instance has a core, the generator shares them.
@@ -407,27 +426,54 @@ async def run_session(n: int, load: MultiLoad, workdir: Path) -> dict[str, Any]:
         await _drop_schema(schema)
 
 
-async def guarded(n: int, load: MultiLoad, workdir: Path) -> dict[str, Any]:
+async def guarded(
+    n: int, load: MultiLoad, workdir: Path, follower: bool = False
+) -> dict[str, Any]:
     """A session, or why it could not finish (overload is a result, not a crash)."""
     budget = 120 + 4 * n * load.runners_per_process / load.ramp_per_s
     budget += 2 * (load.warmup_s + load.windows * load.window_s)
     try:
-        return await asyncio.wait_for(run_session(n, load, workdir), budget)
+        return await asyncio.wait_for(run_session(n, load, workdir, follower), budget)
     except Exception as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else repr(exc)
         print(f"  multiprocess N={n}: did not complete: {reason}", flush=True)
         return {"processes": n, "failed": reason}
 
 
+def _code_state() -> dict[str, Any]:
+    """The commit measured, and the service's files that differed from it.
+
+    Each instance runs the working tree, which other engineers may be
+    changing while the benchmark runs.
+    """
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "services", "packages"],
+        capture_output=True,
+        text=True,
+    )
+    return {
+        "commit": head.stdout.decode().strip(),
+        "uncommitted": [line[3:] for line in dirty.stdout.splitlines()],
+    }
+
+
 async def measure(load: MultiLoad, workdir: Path) -> dict[str, Any]:
     """Each process count of ``load`` in turn, and how the figures scale."""
-    sessions = []
+    sessions, started = [], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for n in load.processes:
         runners = n * load.runners_per_process
         print(f"multiprocess: N={n} R={runners} S={load.spectators}", flush=True)
         sessions.append(await guarded(n, load, workdir))
+    if load.follower:
+        rpp = load.runners_per_process
+        print(f"multiprocess: follower N=2 R={rpp} S={load.spectators}", flush=True)
+        sessions.append(await guarded(2, load, workdir, follower=True))
     return {
         "load": asdict(load),
+        "code": _code_state(),
+        "started_utc": started,
         "started_load_avg": os.getloadavg(),
         "sessions": sessions,
     }

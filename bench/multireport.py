@@ -44,12 +44,12 @@ def table(results: dict[str, Any]) -> str:
     """Markdown rows, one per process count."""
     out = (
         "| N | R | S | points/s acked | ack p50 / p99 ms | spectator p50 / p99 ms "
-        "| CPU per process | µs/point per process | waited for a CPU "
+        "| CPU per process | µs per own point | µs per race point | waited for a CPU "
         "| Pace commits/s | batch mean | Redis msgs/s | Redis bytes/msg "
         "| Redis CPU | PostgreSQL CPU | PG commits/s (all users) "
         "| WAL KB/s (all users) | feed bytes / spectator / s | bytes / entry "
         "| generator CPU (max) | load avg |\n"
-        "|---:|---:|---:|---:|---|---|---|---|---|---:|---|---:|---:"
+        "|---|---:|---:|---:|---|---|---|---|---|---|---:|---|---:|---:"
         "|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     for s in results["sessions"]:
@@ -59,11 +59,13 @@ def table(results: dict[str, Any]) -> str:
         m, d, inst = s["median"], derived(s), s["instances"]
         each = lambda key, fmt, inst=inst: _each(inst, key, fmt)  # noqa: E731
         out += (
-            f"| {s['processes']} | {s['runners']:,} | {s['spectators_connected']} "
+            f"| {s['processes']}{' (B follows)' if s.get('follower') else ''} "
+            f"| {s['runners']:,} | {s['spectators_connected']} "
             f"| {_f(m['acked_per_s'])} "
             f"| {_f(m['ack_p50_ms'], '.0f')} / {_f(m['ack_p99_ms'], '.0f')} "
             f"| {_f(m['p2s_p50_ms'], '.0f')} / {_f(m['p2s_p99_ms'], '.0f')} "
             f"| {each('cpu_util', '.0%')} | {each('us_per_point', '.0f')} "
+            f"| {each('us_per_race_point', '.0f')} "
             f"| {each('cpu_wait_frac', '.0%')} | {_f(m['pace_commits_per_s'], '.1f')} "
             f"| {each('pace_storage_batch_points_mean', '.0f')} "
             f"| {_f(m['redis_messages_per_s'], '.1f')} "

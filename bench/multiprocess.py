@@ -37,25 +37,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import uvloop
 
+from bench.cluster import instances, seed
+from bench.engines import RedisTap, cpu_delta, cpu_of, engine_pids, pg_counters
 from bench.multireport import table
 from bench.procstat import cpu_seconds, histogram_delta, wait_seconds
 from bench.scenario import Generator, _scrape, median_of, summarise
-from bench.seeding import _hash
-from bench.servers import ROOT, BenchError, Server, command, free_port
+from bench.servers import ROOT, BenchError, Server
 from bench.storage import PG_URL, _drop_schema
 
-__all__ = ["DEFAULT", "QUICK", "MultiLoad", "engine_pids", "main", "measure"]
+__all__ = ["DEFAULT", "QUICK", "MultiLoad", "main", "measure"]
 
 RESULTS = ROOT / "bench" / "results"
-REDIS_URL = os.environ.get("PACE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 _CORES = sorted(os.sched_getaffinity(0))
 _GAUGE_NAMES = ("pace_storage_commit_seconds", "pace_storage_batch_points")
 
@@ -88,159 +86,6 @@ QUICK = MultiLoad(
 )
 
 
-def engine_pids(name: str) -> list[int]:
-    """Every process whose command name is ``name`` (postgres backends included)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as f:
-                if f.read().strip() == name:
-                    found.append(int(entry))
-    return found
-
-
-def _cpu_of(pids: list[int]) -> dict[int, float]:
-    usage = {}
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            usage[pid] = cpu_seconds(pid)
-    return usage
-
-
-def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used by processes alive at both reads (a backend that exits is missed)."""
-    return sum(after[p] - before[p] for p in after.keys() & before.keys())
-
-
-async def _pg_counters() -> tuple[int, int]:
-    """Commits in database ``test`` (everyone's) and the cluster's WAL position."""
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_URL)
-    try:
-        row = await conn.fetchrow(
-            "SELECT xact_commit, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS wal"
-            " FROM pg_stat_database WHERE datname = current_database()"
-        )
-    finally:
-        await conn.close()
-    return int(row["xact_commit"]), int(row["wal"])
-
-
-class RedisTap:
-    """Counts what Pace publishes on its prefix, from a subscriber of our own."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix, self.messages, self.bytes = prefix, 0, 0
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> RedisTap:
-        import redis.asyncio as redis
-
-        self.client = redis.Redis.from_url(REDIS_URL)
-        self.pubsub = self.client.pubsub()
-        await self.pubsub.psubscribe(f"{self.prefix}*")
-        self.task = asyncio.create_task(self._count())
-        return self
-
-    async def _count(self) -> None:
-        async for message in self.pubsub.listen():
-            if message["type"] == "pmessage":
-                self.messages += 1
-                self.bytes += len(message["data"])
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        await self.pubsub.aclose()
-        await self.client.aclose()
-
-
-async def seed(url: str, runners: int) -> tuple[str, list[list[str]]]:
-    """A race with ``runners`` participants written through Pace's storage API."""
-    from pace_websockets.storage import ParticipantRecord, RaceRecord, open_storage
-
-    store = await open_storage(url)
-    now, race_id = int(time.time() * 1000), secrets.token_urlsafe(9)
-    try:
-        secret = _hash(secrets.token_urlsafe(32))
-        await store.create_race(
-            RaceRecord(race_id, "bench", None, None, now, secret, "open")
-        )
-        creds = []
-        for i in range(runners):
-            pid, token = secrets.token_urlsafe(9), secrets.token_urlsafe(32)
-            await store.add_participant(
-                ParticipantRecord(pid, race_id, f"runner {i}", _hash(token), now)
-            )
-            creds.append([pid, token])
-    finally:
-        await store.close()
-    return race_id, creds
-
-
-async def _wait_ready(port: int, proc: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if proc.returncode is not None:
-                raise BenchError(f"instance exited with {proc.returncode}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise BenchError(f"instance on {port} not ready after 60 s")
-
-
-@contextlib.asynccontextmanager
-async def instances(
-    count: int, db_url: str, prefix: str, tick_s: float, workdir: Path
-) -> AsyncIterator[list[Server]]:
-    """``count`` Pace processes on one database and prefix, each pinned when N=2."""
-    procs, servers = [], []
-    try:
-        for i in range(count):
-            port, log = free_port(), (workdir / f"mp-{count}-{i}.log").open("wb")
-            env = dict(
-                os.environ,
-                PACE_PORT=str(port),
-                PACE_HOST="127.0.0.1",
-                PACE_DATABASE_URL=db_url,
-                PACE_BROKER_URL=REDIS_URL,
-                PACE_BROKER_PREFIX=prefix,
-                PACE_INSTANCE_ID=f"bench-{i}",
-                PACE_TICK_S=str(tick_s),
-                PACE_LOG_LEVEL="WARNING",
-            )
-            core = _CORES[i % len(_CORES)]
-            proc = await asyncio.create_subprocess_exec(
-                *command("pace"),
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=lambda c=core: os.sched_setaffinity(0, {c}),
-            )
-            log.close()
-            procs.append(proc)
-            servers.append(Server("pace", proc.pid, port))
-        for server, proc in zip(servers, procs, strict=True):
-            await _wait_ready(server.port, proc)
-        yield servers
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
 @dataclass
 class _Reading:
     """Everything read at one instant of a window."""
@@ -260,9 +105,9 @@ async def _read(servers: list[Server], tap: RedisTap) -> _Reading:
         time.monotonic(),
         [(cpu_seconds(s.pid), wait_seconds(s.pid)) for s in servers],
         metrics,
-        _cpu_of(engine_pids("redis-server")),
-        _cpu_of(engine_pids("postgres")),
-        await _pg_counters(),
+        cpu_of(engine_pids("redis-server")),
+        cpu_of(engine_pids("postgres")),
+        await pg_counters(),
         (tap.messages, tap.bytes),
     )
 
@@ -308,8 +153,8 @@ def _window(
     )
     window.update(
         pace_commits_per_s=commits,
-        redis_cpu_util=_cpu_delta(r0.redis_cpu, r1.redis_cpu) / dt,
-        postgres_cpu_util=_cpu_delta(r0.pg_cpu, r1.pg_cpu) / dt,
+        redis_cpu_util=cpu_delta(r0.redis_cpu, r1.redis_cpu) / dt,
+        postgres_cpu_util=cpu_delta(r0.pg_cpu, r1.pg_cpu) / dt,
         postgres_commits_per_s_all=(r1.pg[0] - r0.pg[0]) / dt,
         postgres_wal_bytes_per_s_all=(r1.pg[1] - r0.pg[1]) / dt,
         redis_messages_per_s=(r1.tap[0] - r0.tap[0]) / dt,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.multiprocess import QUICK, engine_pids, measure
+from bench.engines import engine_pids
+from bench.multiprocess import QUICK, measure
 from bench.multireport import derived, table
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]

@@ -156,6 +156,17 @@ class RaceView:
         self.events.clear()
 
 
+class _Pending:
+    """A race's changes since the last flush: latest entry per participant."""
+
+    __slots__ = ("ended", "entries", "events")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, DeltaEntry] = {}
+        self.events: list[Event] = []
+        self.ended = False
+
+
 class Hub:
     """Every :class:`RaceView` of this instance, the publisher and the ticker."""
 
@@ -172,7 +183,7 @@ class Hub:
         self.origin, self.tick_s = origin, tick_s
         self.publish_interval_s = publish_interval_s
         self.views: dict[str, RaceView] = {}
-        self._outbox: dict[str, RaceDelta] = {}
+        self._outbox: dict[str, _Pending] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle -----------------------------------------------------------
@@ -272,27 +283,32 @@ class Hub:
         events: list[Event] | None = None,
         ended: bool = False,
     ) -> None:
-        """Queue a change of ``race_id`` for the next broker message (never blocks)."""
-        delta = self._outbox.get(race_id)
-        if delta is None:
-            delta = self._outbox[race_id] = RaceDelta(self.origin, [], [])
+        """Queue a change of ``race_id`` for the next broker message (never blocks).
+
+        The outbox is keyed by participant, so a point costs one dict lookup
+        however many runners of the race sent since the last flush.
+        """
+        pending = self._outbox.get(race_id)
+        if pending is None:
+            pending = self._outbox[race_id] = _Pending()
         if entry is not None:
             pid = entry.standing.participant_id
-            for i, old in enumerate(delta.entries):
-                if old.standing.participant_id == pid:
-                    entry.arrived_at = min(entry.arrived_at, old.arrived_at)
-                    delta.entries[i] = entry
-                    break
-            else:
-                delta.entries.append(entry)
+            old = pending.entries.get(pid)
+            if old is not None and old.arrived_at < entry.arrived_at:
+                entry.arrived_at = old.arrived_at
+            pending.entries[pid] = entry
         if events:
-            delta.events.extend(events)
-        delta.ended = delta.ended or ended
+            pending.events.extend(events)
+        pending.ended = pending.ended or ended
 
     async def flush(self) -> None:
         """Send every queued delta, one broker message per race."""
         outbox, self._outbox = self._outbox, {}
-        for race_id, delta in outbox.items():
+        for race_id, pending in outbox.items():
+            delta = RaceDelta(
+                self.origin, list(pending.entries.values()), pending.events
+            )
+            delta.ended = pending.ended
             try:
                 await self.broker.publish(race_id, _encode_delta(delta))
             except BrokerError as exc:

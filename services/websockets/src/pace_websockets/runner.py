@@ -74,6 +74,9 @@ class RunnerSession:
         self.replaced = False
         self._recent = RecentPoints()
         self._last_stats = 0.0
+        self._stats_due: Standing | None = None
+        self._stats_timer: asyncio.TimerHandle | None = None
+        self._trailing: set[asyncio.Task[None]] = set()
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._out = service.metrics.ws_out("runner")
         self._in = service.metrics.ws_in("runner")
@@ -347,11 +350,33 @@ class RunnerSession:
         publish(self.service, state, live, events, arrived)
 
     async def _stats(self, standing: Standing, view: RaceView) -> None:
-        """The runner's own standing with its rank, at most once per interval."""
+        """The runner's own standing with its rank, at most once per interval.
+
+        A standing that arrives inside the interval is kept and sent when the
+        interval ends (a trailing send), so the last one is never dropped.
+        """
         now = time.monotonic()
-        if now - self._last_stats < self.settings.stats_interval_s:
+        wait = self._last_stats + self.settings.stats_interval_s - now
+        if wait <= 0 and self._stats_timer is None:
+            self._last_stats = now
+            await self._send_stats(standing, view)
             return
-        self._last_stats = now
+        self._stats_due = standing
+        if self._stats_timer is None:
+            loop = asyncio.get_running_loop()
+            self._stats_timer = loop.call_later(max(wait, 0.0), self._trail_stats, view)
+
+    def _trail_stats(self, view: RaceView) -> None:
+        self._stats_timer = None
+        standing, self._stats_due = self._stats_due, None
+        if standing is None or self.ws.closed:
+            return
+        self._last_stats = time.monotonic()
+        task = asyncio.get_running_loop().create_task(self._send_stats(standing, view))
+        self._trailing.add(task)
+        task.add_done_callback(self._trailing.discard)
+
+    async def _send_stats(self, standing: Standing, view: RaceView) -> None:
         rank = view.ranks.get(standing.participant_id, 0)
         standing = msgspec.structs.replace(standing, rank=rank)
         await self.send(Stats(standing, len(view.entries)))
@@ -360,6 +385,9 @@ class RunnerSession:
 
     async def _leave(self) -> None:
         state, view = self.state, self.view
+        if self._stats_timer is not None:
+            self._stats_timer.cancel()
+            self._stats_timer = None
         if (
             state is not None
             and self.service.sessions.get(state.participant.id) is self

@@ -45,6 +45,9 @@ __all__ = ["RunnerSession", "token_hash"]
 
 log = logging.getLogger("pace.ingest")
 
+SNAPSHOT_EVERY_S = 5.0
+"""Longest a participant's stored snapshot lags its live standing while connected."""
+
 
 def token_hash(token: str) -> str:
     """Tokens are stored and looked up only as their SHA-256 hex digest."""
@@ -77,6 +80,9 @@ class RunnerSession:
         self._stats_due: Standing | None = None
         self._stats_timer: asyncio.TimerHandle | None = None
         self._trailing: set[asyncio.Task[None]] = set()
+        self._snap_at = 0.0
+        self._snap_status: Status | None = None
+        self._snap_due: Standing | None = None
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._out = service.metrics.ws_out("runner")
         self._in = service.metrics.ws_in("runner")
@@ -316,9 +322,8 @@ class RunnerSession:
     ) -> None:
         """Wait until this batch, and every earlier one of the runner, is committed."""
         if judged.rows and live is not None:
-            snapshot = encode(live[0])
             state.pending = self.service.commits.submit(
-                judged.rows, [(state.participant.id, snapshot)]
+                judged.rows, self._snapshots(state, live[0])
             )
         if state.pending is None:
             return
@@ -335,6 +340,25 @@ class RunnerSession:
             ) from None
         if judged.rows:
             state.committed_seq = max(state.committed_seq, judged.rows[-1].seq)
+
+    def _snapshots(
+        self, state: RunnerState, standing: Standing
+    ) -> list[tuple[str, bytes]]:
+        """The standing to store with this batch, if one is due.
+
+        Stored snapshots only bootstrap other instances and restarts, so one
+        every ``SNAPSHOT_EVERY_S`` (and on every status change) is enough;
+        the one held back is written when the session leaves.
+        """
+        now = time.monotonic()
+        if (
+            standing.status == self._snap_status
+            and now - self._snap_at < SNAPSHOT_EVERY_S
+        ):
+            self._snap_due = standing
+            return []
+        self._snap_status, self._snap_at, self._snap_due = standing.status, now, None
+        return [(state.participant.id, encode(standing))]
 
     def _standing(self, state: RunnerState, status: Status | None = None) -> _Live:
         """The runner's standing and finish time (ms), from one tracker view."""
@@ -393,10 +417,21 @@ class RunnerSession:
             and self.service.sessions.get(state.participant.id) is self
         ):
             del self.service.sessions[state.participant.id]
+            self._store_held_snapshot(state)
             self._mark_disconnected(state)
         if view is not None:
             await self.service.fanout.release(view)
         log.info("runner left", extra=self.ids)
+
+    def _store_held_snapshot(self, state: RunnerState) -> None:
+        """Write the standing :meth:`_snapshots` held back (no need to wait)."""
+        if (
+            self._snap_due is not None
+            and self.service.runners.get(state.participant.id) is state
+        ):
+            data = encode(self._snap_due)
+            self.service.commits.submit([], [(state.participant.id, data)])
+        self._snap_due = None
 
     def _mark_disconnected(self, state: RunnerState) -> None:
         """A runner who drops mid-race shows as disconnected until they return."""

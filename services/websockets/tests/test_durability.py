@@ -149,5 +149,7 @@ async def test_restart_rebuilds_the_tracker_from_storage(
         if standing["status"] != "running":
             break
         await asyncio.sleep(0.1)
-    assert standing["distance_m"] == pytest.approx(expected.view().distance_m)
+    assert standing["distance_m"] == pytest.approx(
+        expected.view().distance_m, abs=0.05
+    )  # the wire carries 0.1 m
     assert standing["distance_m"] > 500

@@ -28,3 +28,20 @@ async def test_stats_inside_the_interval_are_sent_at_its_end(
     trailing = await receive_type(ws, "stats")
     assert trailing["standing"]["distance_m"] > first["standing"]["distance_m"] + 50
     await ws.close()
+
+
+async def test_standings_are_rounded_at_the_boundary(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """Distances and times carry one decimal, positions six."""
+    race = await new_race(http, server)
+    runner = await race.add()
+    ws, _ = await hello(http, server, runner["token"])
+    await send_points(ws, points(1, 30, step_deg=0.0000312345))
+    standing = (await receive_type(ws, "stats"))["standing"]
+    for field in ("distance_m", "elapsed_s", "pace_s_per_km", "avg_pace_s_per_km"):
+        assert round(standing[field], 1) == standing[field], field
+    lat, lon, _ = standing["position"]
+    assert (round(lat, 6), round(lon, 6)) == (lat, lon)
+    assert lat != round(lat, 4)
+    await ws.close()

@@ -47,7 +47,9 @@ async def test_spectator_feed_shows_a_tracker_runner(
         mine = [s for s in update["standings"] if s["participant_id"] == who["id"]]
         if mine and mine[0]["status"] == "running":
             break
-    assert mine[0]["position"][:2] == [batch[-1]["lat"], batch[-1]["lon"]]
+    assert mine[0]["position"][:2] == pytest.approx(  # the wire carries 6 decimals
+        [batch[-1]["lat"], batch[-1]["lon"]], abs=1e-6
+    )
     await feed.close()
 
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from pace_websockets.app import create_app
+from pace_websockets.hub import RaceView
+from pace_websockets.service import SERVICE, Service
+from pace_websockets.settings import Settings
+from pace_websockets.spectator import SpectatorSession
+from pace_websockets.storage import RaceRecord
 from wskit import Server, hello, new_race, points, receive_type
 
 
@@ -45,3 +55,29 @@ async def test_standings_are_rounded_at_the_boundary(
     assert (round(lat, 6), round(lon, 6)) == (lat, lon)
     assert lat != round(lat, 4)
     await ws.close()
+
+
+@pytest.fixture
+async def two_tick_app(tmp_path: Path) -> AsyncIterator[TestServer]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'pace.db'}", spectator_queue_frames=2
+    )
+    async with TestServer(create_app(settings)) as server:
+        yield server
+
+
+async def test_a_mass_start_is_one_tick_in_a_spectator_queue(
+    two_tick_app: TestServer,
+) -> None:
+    """A tick of 500 event frames fits a queue of two ticks; a third tick resyncs."""
+    service: Service = two_tick_app.app[SERVICE]
+    race = RaceRecord("r", "race", None, None, 0, "x", "open")
+    session = SpectatorSession(service, None, RaceView(race))  # type: ignore[arg-type]
+    mass_start = [b"event %d" % i for i in range(500)] + [b"update"]
+    session.offer_tick(mass_start)
+    session.offer_tick([b"next update"])
+    assert list(session._queue) == [*mass_start, b"next update"]
+    assert not session._resync
+    session.offer_tick([b"third"])
+    assert list(session._queue) == []
+    assert session._resync

@@ -12,8 +12,9 @@ Spectator side
     (participants and stored snapshots) and then follows the broker. Each
     ``tick_s`` the hub ranks the race, encodes *one* ``update`` frame holding
     only the entries that changed (rank changes included) and one frame per
-    event, and offers the same bytes to every spectator of the race. Offering
-    never blocks: each spectator drains its own bounded queue (spectator.py).
+    event, and offers the same bytes to every spectator of the race, the tick's
+    frames as one unit. Offering never blocks: each spectator drains its own
+    queue, bounded in ticks (spectator.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Protocol
 
 import msgspec
@@ -43,9 +44,9 @@ _encode_delta = msgspec.msgpack.Encoder().encode
 
 
 class Listener(Protocol):
-    """A spectator as the hub sees it: something to offer frames to."""
+    """A spectator as the hub sees it: something to offer a tick's frames to."""
 
-    def offer(self, frame: bytes) -> None: ...
+    def offer_tick(self, frames: Sequence[bytes]) -> None: ...
 
 
 def race_info(race: RaceRecord, participants: int) -> RaceInfo:
@@ -336,8 +337,7 @@ class Hub:
         frames = view.frames()
         now = time.time()
         for spectator in tuple(view.spectators):
-            for frame in frames:
-                spectator.offer(frame)
+            spectator.offer_tick(frames)
         for arrived in view.settle():
             self.metrics.ingest_to_broadcast.observe(max(0.0, now - arrived))
 

@@ -2,9 +2,12 @@
 
 The hub offers each tick's frames to every spectator without waiting; each
 spectator's own task writes them out. A spectator whose socket cannot keep
-up gets no more than ``spectator_queue_frames`` queued: past that its queue
-is dropped and it is sent one fresh snapshot instead, so it skips the ticks
-it missed, lands on the latest state and never slows anyone else down.
+up gets no more than ``spectator_queue_frames`` *ticks* queued (a tick's
+update and its events are one unit, so a mass start of hundreds of runners
+is one tick, not hundreds of frames): past that its queue is dropped and it
+is sent one fresh snapshot instead, so it skips the ticks it missed, lands on
+the latest state (statuses, finish times and splits are in the snapshot) and
+never slows anyone else down.
 A spectator that overflows its queue again while the resync snapshot has
 been waiting ``STUCK_S`` to be written is not reading at all: it is told
 ``spectator_too_slow`` and disconnected (close 1008), its socket aborted if
@@ -17,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import WSMsgType, web
 from pace_core.messages import Error, Reconnect, encode
@@ -56,6 +59,8 @@ class SpectatorSession:
         """Cuts the connection when even a close cannot be written."""
         self.limit = service.settings.spectator_queue_frames
         self._queue: deque[bytes] = deque()
+        self._ticks: deque[int] = deque()
+        """How many of the queued frames each queued tick holds, oldest first."""
         self._wake = asyncio.Event()
         self._resync = False
         self._behind_since = 0.0
@@ -63,11 +68,16 @@ class SpectatorSession:
         self._out = service.metrics.ws_out("spectator")
 
     def offer(self, frame: bytes) -> None:
-        """Queue a frame without waiting; past the limit, resync with a snapshot."""
-        if self._dropping is not None:
+        """Queue one frame as a tick of its own (see :meth:`offer_tick`)."""
+        self.offer_tick((frame,))
+
+    def offer_tick(self, frames: Sequence[bytes]) -> None:
+        """Queue a tick's frames without waiting; past the limit, resync."""
+        if self._dropping is not None or not frames:
             return
-        if len(self._queue) >= self.limit:
+        if len(self._ticks) >= self.limit:
             self._queue.clear()
+            self._ticks.clear()
             now = asyncio.get_running_loop().time()
             if not self._resync:
                 self._behind_since = now
@@ -77,7 +87,8 @@ class SpectatorSession:
                 return
             self._resync = True
         else:
-            self._queue.append(frame)
+            self._queue.extend(frames)
+            self._ticks.append(len(frames))
         self._wake.set()
 
     @property
@@ -116,11 +127,19 @@ class SpectatorSession:
                     if self._resync:
                         self._resync = False
                         self._queue.clear()
+                        self._ticks.clear()
                         await self._send(self.view.snapshot_frame())
                     else:
-                        await self._send(self._queue.popleft())
+                        await self._send(self._next())
         except (ConnectionError, RuntimeError):
             await self.ws.close(code=Close.GOING_AWAY)
+
+    def _next(self) -> bytes:
+        """The oldest queued frame, its tick forgotten once all of it is out."""
+        self._ticks[0] -= 1
+        if self._ticks[0] == 0:
+            self._ticks.popleft()
+        return self._queue.popleft()
 
     async def _send(self, frame: bytes) -> None:
         self._out[0] += 1

@@ -214,9 +214,10 @@ function renderStats() {
     : recording ? "Recording" : s && s.status !== "waiting" ? "Stopped" : "Ready";
 }
 
-// The server throttles stats to one a second and drops (does not delay) the ones in
-// between, so the last points of a burst may bring none: if an ack is not followed
-// by stats soon, the page reads its standing from the public race API instead.
+// The server throttles stats to one a second and sends the latest one at the end
+// of the interval, so an ack is followed by stats within about a second. If none
+// comes (a server before that change, a lost frame), the page reads its standing
+// from the public race API instead.
 function refreshSoon() {
   const asked = Date.now();
   clearTimeout(state.refreshTimer);

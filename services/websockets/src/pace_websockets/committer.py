@@ -9,7 +9,10 @@ runner's ack waits at most about two commit times.
 
 A failed commit fails all of its waiters with the :class:`StorageError`; the
 sessions then refuse to ack, close their sockets and forget their trackers,
-so nothing uncommitted is ever acknowledged and the clients resend.
+so nothing uncommitted is ever acknowledged and the clients resend. A commit
+that fails on its data (:class:`StorageRejected`, or an exception a backend
+failed to translate) is retried job by job, so one connection's unstorable
+row fails only that connection, never the others in the same commit.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from pace_websockets.metrics import Metrics
-from pace_websockets.storage import PointRow, Storage, StorageError
+from pace_websockets.storage import (
+    PointRow,
+    Storage,
+    StorageError,
+    StorageRejected,
+)
 
 __all__ = ["Committer"]
 
@@ -92,6 +100,17 @@ class Committer:
         return jobs
 
     async def _commit(self, jobs: list[_Job]) -> None:
+        error = await self._write(jobs)
+        if isinstance(error, StorageRejected) and len(jobs) > 1:
+            # Bad data in one job: find it by committing each job alone.
+            for job in jobs:
+                if (alone := await self._write([job])) is not None:
+                    self._fail([job], alone)
+        elif error is not None:
+            self._fail(jobs, error)
+
+    async def _write(self, jobs: list[_Job]) -> StorageError | None:
+        """Commit ``jobs`` in one transaction; resolve them, or return the error."""
         points = [row for job in jobs for row in job.points]
         # Later snapshots of a participant replace earlier ones in the same commit.
         snapshots = {pid: data for job in jobs for pid, data in job.snapshots}
@@ -99,17 +118,16 @@ class Committer:
         try:
             await self.storage.write_batch(points, list(snapshots.items()))
         except StorageError as exc:
-            self._fail(jobs, exc)
-            return
+            return exc
         except Exception as exc:  # a bug in a backend: still never ack
             log.exception("commit raised outside the storage boundary")
-            self._fail(jobs, StorageError(f"unexpected {type(exc).__name__}"))
-            return
+            return StorageRejected(f"unexpected {type(exc).__name__}: {exc}")
         self.metrics.storage_commit.observe(time.perf_counter() - started)
         self.metrics.storage_batch_points.observe(len(points))
         for job in jobs:
             if not job.done.done():
                 job.done.set_result(None)
+        return None
 
     def _fail(self, jobs: list[_Job], exc: StorageError) -> None:
         self.metrics.storage_errors.inc()

@@ -17,10 +17,14 @@ from pace_core.messages import Hello, Point, Points, Rejected, decode_client_mes
 
 from pace_websockets.storage import PointRow
 
-__all__ = ["BAD_POINT", "Judged", "decode", "judge"]
+__all__ = ["BAD_POINT", "MAX_SEQ", "Judged", "decode", "judge"]
 
 BAD_POINT = "bad_point"
 """Rejection reason of a point that does not decode (the service's own)."""
+
+MAX_SEQ = 2**53 - 1
+"""The highest seq taken: every JavaScript client can count to it exactly, and
+every database column holds it; a higher one is refused as ``bad_point``."""
 
 
 class _LooseBatch(msgspec.Struct):
@@ -118,7 +122,8 @@ def judge(
     if any(a.seq > b.seq for a, b in itertools.pairwise(points)):
         points = sorted(points, key=lambda p: p.seq)
     for p in points:
-        if p.seq < 1:  # seqs start at 1: last_seq 0 means "nothing held"
+        # Seqs start at 1 (last_seq 0 means "nothing held") and stop at MAX_SEQ.
+        if not 1 <= p.seq <= MAX_SEQ:
             out.rejected.append(Rejected(p.seq, BAD_POINT))
             out.refused.append(BAD_POINT)
             continue

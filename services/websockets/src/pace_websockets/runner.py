@@ -33,12 +33,17 @@ from pace_core.messages import (
 
 from pace_websockets.conflicts import RecentPoints
 from pace_websockets.hub import RaceView
-from pace_websockets.ingest import BadFrame, Judged, decode, judge
+from pace_websockets.ingest import BAD_POINT, BadFrame, Judged, decode, judge
 from pace_websockets.limits import Meter, RateLimited
 from pace_websockets.pipeline import feed_course, live_standing, publish, rebuild
 from pace_websockets.protocol import Close, Code
 from pace_websockets.service import RunnerState, Service
-from pace_websockets.storage import ParticipantRecord, StorageError, StorageFull
+from pace_websockets.storage import (
+    ParticipantRecord,
+    StorageError,
+    StorageFull,
+    StorageRejected,
+)
 from pace_websockets.times import now_ms
 
 __all__ = ["RunnerSession", "token_hash"]
@@ -334,6 +339,10 @@ class RunnerSession:
         except StorageError as exc:
             if self.service.runners.get(state.participant.id) is state:
                 del self.service.runners[state.participant.id]
+            if isinstance(exc, StorageRejected):
+                raise await self.fail(
+                    BAD_POINT, f"not storable: {exc}", Close.POLICY
+                ) from None
             code = Code.STORAGE_FULL if isinstance(exc, StorageFull) else None
             raise await self.fail(
                 code or Code.STORAGE_UNAVAILABLE,

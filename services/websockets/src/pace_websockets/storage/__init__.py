@@ -13,6 +13,7 @@ from pace_websockets.storage.base import (
     Storage,
     StorageError,
     StorageFull,
+    StorageRejected,
     StorageUnavailable,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageFull",
+    "StorageRejected",
     "StorageUnavailable",
     "create_storage",
     "open_storage",

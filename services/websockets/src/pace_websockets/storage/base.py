@@ -10,7 +10,9 @@ Exception tree::
 
     StorageError
     ├── StorageUnavailable   the database cannot be reached, or is locked too long
-    └── StorageFull          the disk (or quota) is full: nothing more can be written
+    ├── StorageFull          the disk (or quota) is full: nothing more can be written
+    └── StorageRejected      the database refused a value itself (an integer past
+                             its range): the same rows fail again, never retry them
 
 Times are ``int`` milliseconds since the Unix epoch (UTC) everywhere here.
 """
@@ -28,6 +30,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageFull",
+    "StorageRejected",
     "StorageUnavailable",
 ]
 
@@ -42,6 +45,10 @@ class StorageUnavailable(StorageError):
 
 class StorageFull(StorageError):
     """The disk or quota is full."""
+
+
+class StorageRejected(StorageError):
+    """The rows hold a value the database cannot store; a retry fails the same."""
 
 
 class RaceRecord(NamedTuple):

@@ -38,6 +38,7 @@ from .base import (
     Storage,
     StorageError,
     StorageFull,
+    StorageRejected,
     StorageUnavailable,
 )
 from .migrations import MIGRATIONS, SCHEMA_TABLE, statements
@@ -119,6 +120,10 @@ def translate(exc: BaseException) -> StorageError:
     if isinstance(exc, StorageError):
         return exc
     state = getattr(exc, "sqlstate", None) or ""
+    # Class 22 is "data exception"; the driver refuses the others before sending
+    # (its DataError is an InterfaceError, so this comes before "unavailable").
+    if state[:2] == "22" or isinstance(exc, _REJECTED_ERRORS):
+        return StorageRejected(f"postgresql cannot store a value: {exc!r}")
     if state in _FULL_STATES:
         return StorageFull(f"database is full: {exc}")
     if (
@@ -140,6 +145,12 @@ _UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     # its next statement with this protocol-state error instead of a clean
     # "connection closed": it is a lost connection all the same.
     asyncpg.exceptions.InternalClientError,
+)
+
+
+_REJECTED_ERRORS: tuple[type[BaseException], ...] = (
+    OverflowError,
+    asyncpg.exceptions.DataError,
 )
 
 

@@ -30,6 +30,7 @@ from pace_websockets.storage.base import (
     Storage,
     StorageError,
     StorageFull,
+    StorageRejected,
     StorageUnavailable,
 )
 from pace_websockets.storage.migrations import MIGRATIONS, SCHEMA_TABLE, statements
@@ -93,6 +94,8 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"sqlite: {exc}") from exc
     except ValueError as exc:  # aiosqlite: "no active connection"
         raise StorageUnavailable(f"sqlite: {exc}") from exc
+    except (OverflowError, TypeError) as exc:  # a value sqlite cannot bind
+        raise StorageRejected(f"sqlite cannot store a value: {exc}") from exc
 
 
 class SQLiteStorage(Storage):

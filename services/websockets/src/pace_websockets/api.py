@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
@@ -85,7 +86,7 @@ async def create_race(request: web.Request) -> web.Response:
     body = await _body(request, CreateRace)
     course, distance = _course(body)
     token = secrets.token_urlsafe(32)
-    starts = None if body.starts_at is None else epoch_ms(body.starts_at)
+    starts = _starts(body)
     private = body.visibility == PRIVATE
     reader = secrets.token_urlsafe(32) if private else None
     race = RaceRecord(
@@ -109,6 +110,26 @@ async def create_race(request: web.Request) -> web.Response:
         **info, organizer_token=token, spectator_token=reader, spectator_url=link
     )
     return _json(created, 201)
+
+
+STARTS_AT_RANGE = (
+    epoch_ms(datetime(2000, 1, 1, tzinfo=UTC)),
+    epoch_ms(datetime(2101, 1, 1, tzinfo=UTC)),
+)
+"""A race's ``starts_at`` must fall in the years 2000-2100 (UTC): else a typo."""
+
+
+def _starts(body: CreateRace) -> int | None:
+    """The start in ms, refused (422) outside :data:`STARTS_AT_RANGE`."""
+    if body.starts_at is None:
+        return None
+    starts = epoch_ms(body.starts_at)
+    first, end = STARTS_AT_RANGE
+    if not first <= starts < end:
+        raise ApiError(
+            422, f"starts_at must be in the years 2000-2100, got {body.starts_at}"
+        )
+    return starts
 
 
 def _course(body: CreateRace) -> tuple[str | None, float | None]:

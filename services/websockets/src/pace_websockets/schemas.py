@@ -34,7 +34,7 @@ class CreateRace(msgspec.Struct, forbid_unknown_fields=True):
     distance_m: Distance | None = None
     """Target distance; None for an open race with no finish."""
     starts_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
-    """Common start (RFC 3339); None starts each runner at their first fix."""
+    """Common start (RFC 3339, years 2000-2100); None: each runner at first fix."""
     visibility: Literal["public", "private"] = "public"
     """A private race is readable only with its spectator token (access.py)."""
     course: Annotated[str, msgspec.Meta(min_length=1)] | None = None

@@ -315,6 +315,11 @@ class Hub:
             except BrokerError as exc:
                 self.metrics.broker_errors.inc()
                 log.warning("publish failed: %s", exc, extra={"race_id": race_id})
+                # Spectators here still see the runners connected here: the
+                # delta would have come back through the broker to this view.
+                view = self.views.get(race_id)
+                if view is not None:
+                    view.apply(delta)
 
     # --- spectator side ------------------------------------------------------
 

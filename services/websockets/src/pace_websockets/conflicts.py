@@ -5,15 +5,12 @@ it missed) is normal, and the resend is acknowledged without being stored
 twice. A seq that comes back with a different time or position is a client
 bug (a counter reset, two devices on one token): it is refused with
 ``seq_conflict`` so the client stops resending it, and the first content
-stays. Only the last ``size`` points of the same connection are remembered,
+stays. Only the last ``size`` (64) points of the same connection are remembered,
 so a conflict with an older point, or one sent over an earlier connection,
 passes as a plain resend (see docs/limitations.md).
 """
 
 from __future__ import annotations
-
-from collections import OrderedDict
-from datetime import datetime
 
 from pace_core.messages import Point, Rejected
 
@@ -22,27 +19,32 @@ __all__ = ["SEQ_CONFLICT", "RecentPoints"]
 SEQ_CONFLICT = "seq_conflict"
 """Rejection reason of a resent seq whose content differs from the first."""
 
-_Content = tuple[datetime, float, float]
-
 
 class RecentPoints:
-    """The content of a connection's latest points, by seq."""
+    """A ring of the connection's latest points: slot ``seq % size`` holds the
+    seq and a hash of its time and position.
 
-    __slots__ = ("_by_seq", "size")
+    Two small lists per connection, allocated on first use: a soak with a
+    dictionary of full tuples per point cost about 300 bytes a point, which
+    a city race cannot afford for a rarely hit check.
+    """
 
-    def __init__(self, size: int = 4096) -> None:
+    __slots__ = ("_hashes", "_seqs", "size")
+
+    def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._by_seq: OrderedDict[int, _Content] = OrderedDict()
+        self._seqs: list[int] = []
+        self._hashes: list[int] = []
 
     def check(self, points: list[Point], seen: int) -> list[Rejected]:
         """Conflicting resends among ``points``; remember the new ones."""
+        if not self._seqs:
+            self._seqs, self._hashes = [0] * self.size, [0] * self.size
         conflicts: list[Rejected] = []
         for p in points:
-            content = (p.time, p.lat, p.lon)
+            slot, content = p.seq % self.size, hash((p.time, p.lat, p.lon))
             if p.seq > seen:
-                self._by_seq[p.seq] = content
-            elif self._by_seq.get(p.seq, content) != content:
+                self._seqs[slot], self._hashes[slot] = p.seq, content
+            elif self._seqs[slot] == p.seq and self._hashes[slot] != content:
                 conflicts.append(Rejected(p.seq, SEQ_CONFLICT))
-        while len(self._by_seq) > self.size:
-            self._by_seq.popitem(last=False)
         return conflicts

@@ -182,7 +182,11 @@ function connect() {
   const path = replaySpeed
     ? `/api/races/${encodeURIComponent(raceId)}/replay?speed=${replaySpeed}`
     : `/ws/races/${encodeURIComponent(raceId)}`;
-  const ws = new WebSocket(wsUrl(path));
+  // A private race's spectator key rides in the fragment (#key=...); a browser
+  // WebSocket cannot send headers, so it goes to the server as ?key=.
+  const key = new URLSearchParams(location.hash.slice(1)).get("key");
+  const keyed = key ? `${path}${path.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}` : path;
+  const ws = new WebSocket(wsUrl(keyed));
   let retryAfter = 0;
   ws.onmessage = (event) => {
     const message = JSON.parse(event.data);

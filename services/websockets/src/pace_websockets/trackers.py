@@ -128,6 +128,8 @@ def _owntracks_location(item: dict[str, Any]) -> Point:
     tst = item.get("tst")
     if not isinstance(tst, int | float) or isinstance(tst, bool):
         raise BadTrackerData("location.tst (Unix seconds) is required")
+    if isinstance(tst, float) and not math.isfinite(tst * 1000):
+        raise BadTrackerData(f"location.tst {tst!r} is not a time")
     vel = _json_float(item, "vel")
     return _point(
         round(tst * 1000),
@@ -176,7 +178,13 @@ def _point(
     speed: float | None,
     heading: float | None,
 ) -> Point:
-    """A protocol point whose seq is its fix time in ms (see the docstring)."""
+    """A protocol point whose seq is its fix time in ms (see the docstring).
+
+    A time before 1970 or past year 9999 is clamped into that range, where
+    the server clock's check refuses it as ``too_old`` or ``future`` (200,
+    the point refused) instead of failing the request.
+    """
+    ms = min(max(ms, 1), _LAST_MS)
     return Point(
         seq=ms,
         time=_EPOCH + timedelta(milliseconds=ms),
@@ -187,6 +195,10 @@ def _point(
         speed=_known(speed),
         heading=_known(heading),
     )
+
+
+_LAST_MS = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+"""The latest fix time a tracker point can carry (a datetime's last day)."""
 
 
 def _known(value: float | None) -> float | None:

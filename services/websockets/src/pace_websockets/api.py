@@ -60,6 +60,8 @@ async def _body(request: web.Request, kind: type[T]) -> T:
         raise ApiError(422, str(exc)) from exc
     except msgspec.DecodeError as exc:
         raise ApiError(400, f"body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise ApiError(400, "body is JSON nested too deep") from None
 
 
 async def _race(service: Service, request: web.Request) -> RaceRecord:

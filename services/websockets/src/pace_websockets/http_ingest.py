@@ -127,6 +127,8 @@ def _decode(raw: bytes) -> object:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ApiError(400, f"body is not JSON: {exc}", "bad_json") from exc
+    except RecursionError:
+        raise ApiError(400, "body is JSON nested too deep", "bad_json") from None
 
 
 def _read(parse: Callable[[], T]) -> T:

@@ -51,6 +51,13 @@ class BadFrame(Exception):
 def decode(data: str | bytes) -> tuple[Hello | Points, list[Rejected]]:
     """The message in ``data`` and the points refused while decoding it."""
     try:
+        return _decode(data)
+    except RecursionError:  # msgspec skips unknown fields recursively
+        raise BadFrame("bad_json", "JSON nested too deep") from None
+
+
+def _decode(data: str | bytes) -> tuple[Hello | Points, list[Rejected]]:
+    try:
         return decode_client_message(data), []
     except msgspec.ValidationError as exc:
         text = str(exc)

@@ -7,10 +7,12 @@ answers the next honest request.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import aiohttp
-from wskit import Server, new_race
+import pytest
+from wskit import Server, hello, new_race, points, receive_type
 
 
 async def test_starts_at_outside_2000_2100_is_422(
@@ -39,3 +41,39 @@ async def test_stored_out_of_range_start_does_not_break_listing(
         assert r.status == 200, await r.text()
     body = await race.get()
     assert body["starts_at"] == "0001-01-01T00:00:00.000Z"
+
+
+DEEP = "[" * 30_000 + "]" * 30_000
+"""60 KB of nesting: deeper than the decoder's recursion limit."""
+
+
+async def test_deep_json_on_the_runner_socket_is_bad_json(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """A points frame with a deeply nested extra field gets bad_json, stays open."""
+    race = await new_race(http, server)
+    ws, _ = await hello(http, server, (await race.add())["token"])
+    await ws.send_str('{"type":"points","x":' + DEEP + ',"points":[]}')
+
+    error = await receive_type(ws, "error")
+
+    assert error["code"] == "bad_json"
+    await ws.send_str(json.dumps({"type": "points", "points": points(1, 1)}))
+    assert (await receive_type(ws, "ack"))["seq"] == 1
+    await ws.close()
+
+
+@pytest.mark.parametrize("path", ["/ingest/owntracks", "/ingest/osmand"])
+async def test_deep_json_on_tracker_endpoints_is_400(
+    http: aiohttp.ClientSession, server: Server, path: str
+) -> None:
+    """A deeply nested tracker body is a 400 problem (not the protocol), not a 500."""
+    race = await new_race(http, server)
+    token = (await race.add())["token"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    url = f"{server.url}{path}?id={token}"
+    async with http.post(url, data=DEEP, headers=headers) as r:
+        assert r.status == 400, await r.text()
+        assert r.content_type == "application/problem+json"
+        assert (await r.json())["code"] in ("bad_json", "bad_point")

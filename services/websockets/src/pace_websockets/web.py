@@ -113,7 +113,10 @@ def _page_handler(filename: str) -> Handler:
 async def _static_file(request: web.Request) -> web.StreamResponse:
     """A file under ``static/``, refusing anything that resolves outside it."""
     root = STATIC_DIR.resolve()
-    target = (root / request.match_info["path"]).resolve()
+    path = request.match_info["path"]
+    if "\x00" in path:  # the OS refuses such a path: ValueError, not a 404
+        raise web.HTTPNotFound()
+    target = (root / path).resolve()
     if not target.is_relative_to(root) or not target.is_file():
         raise web.HTTPNotFound()
 

@@ -77,3 +77,12 @@ async def test_deep_json_on_tracker_endpoints_is_400(
         assert r.status == 400, await r.text()
         assert r.content_type == "application/problem+json"
         assert (await r.json())["code"] in ("bad_json", "bad_point")
+
+
+async def test_nul_byte_in_a_static_path_is_404(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """/static/%00 is not found (404), not a 500 from the filesystem call."""
+    async with http.get(server.url + "/static/%00") as r:
+        assert r.status == 404
+

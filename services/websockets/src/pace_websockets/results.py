@@ -235,13 +235,14 @@ def results_csv(results: Results) -> str:
     names = _split_names(results.results)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["rank", "name", "status", "finish_time", "elapsed", *names])
+    header = ["rank", "name", "status", "finish_time", "elapsed"]
+    writer.writerow([*header, *(_cell(n) for n in names)])
     for r in results.results:
         by_name = {s.name: s.elapsed_s for s in r.splits}
         writer.writerow(
             [
                 r.rank,
-                r.name,
+                _cell(r.name),
                 r.status,
                 r.finish_time or "",
                 _clock(r.elapsed_s),
@@ -249,6 +250,18 @@ def results_csv(results: Results) -> str:
             ]
         )
     return out.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """``text`` that a spreadsheet shows as text, never runs as a formula.
+
+    A name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    gets a leading single quote (OWASP's advice against CSV injection).
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _split_names(results: Sequence[Result]) -> list[str]:

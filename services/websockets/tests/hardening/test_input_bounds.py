@@ -7,6 +7,8 @@ answers the next honest request.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 
@@ -86,3 +88,17 @@ async def test_nul_byte_in_a_static_path_is_404(
     async with http.get(server.url + "/static/%00") as r:
         assert r.status == 404
 
+
+async def test_results_csv_neutralises_formulas(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    """A name starting with = is written with a leading quote in the CSV."""
+    race = await new_race(http, server)
+    await race.add('=HYPERLINK("http://evil.example","x")')
+    await race.add("-1+1")
+    url = f"{server.url}/api/races/{race.id}/results?format=csv"
+    async with http.get(url) as r:
+        assert r.status == 200, await r.text()
+        rows = list(csv.reader(io.StringIO(await r.text())))
+    names = sorted(row[1] for row in rows[1:])
+    assert names == ["'-1+1", '\'=HYPERLINK("http://evil.example","x")']

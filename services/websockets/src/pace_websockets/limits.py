@@ -43,7 +43,7 @@ class RateLimited(Exception):
     """Too many requests; ``retry_after_s`` says when one more would pass."""
 
     def __init__(self, what: str, retry_after_s: float) -> None:
-        super().__init__(f"too many {what}, retry in {retry_after_s:.1f} s")
+        super().__init__(f"too many {what}, retry in {retry_after_s:.3f} s")
         self.what, self.retry_after_s = what, retry_after_s
 
 

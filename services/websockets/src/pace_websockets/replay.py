@@ -63,6 +63,8 @@ log = logging.getLogger("pace.replay")
 
 TICK_S = 0.5
 """Wall seconds between replay ticks."""
+MIN_SPEED = 0.1
+"""Slowest replay: 1e-300 would open a socket that never finishes."""
 MAX_SPEED = 100_000.0
 
 
@@ -181,10 +183,10 @@ def _speed(request: web.Request) -> float:
         speed = float(text)
     except ValueError:
         speed = float("nan")
-    if not 0.0 < speed <= MAX_SPEED:
+    if not MIN_SPEED <= speed <= MAX_SPEED:
         raise ApiError(
             422,
-            f"speed must be a number above 0 and at most {MAX_SPEED:.0f}, got {text!r}",
+            f"speed must be a number from {MIN_SPEED} to {MAX_SPEED:.0f}, got {text!r}",
         )
     return speed
 

@@ -436,7 +436,8 @@ class RunnerSession:
             self._mark_disconnected(state)
         if view is not None:
             await self.service.fanout.release(view)
-        log.info("runner left", extra=self.ids)
+        if state is not None:  # one "left" per "joined": not for failed hellos
+            log.info("runner left", extra=self.ids)
 
     def _store_held_snapshot(self, state: RunnerState) -> None:
         """Write the standing :meth:`_snapshots` held back (no need to wait)."""

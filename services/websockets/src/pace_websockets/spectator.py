@@ -115,7 +115,9 @@ class SpectatorSession:
         """Spectators send nothing; reading only notices when they leave."""
         async for msg in self.ws:
             if msg.type is WSMsgType.BINARY or msg.type is WSMsgType.TEXT:
-                self.service.metrics.ws_in("spectator")[0] += 1
+                tally = self.service.metrics.ws_in("spectator")
+                tally[0] += 1
+                tally[1] += len(msg.data)
 
     async def _write(self) -> None:
         try:

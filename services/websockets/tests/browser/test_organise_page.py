@@ -64,7 +64,12 @@ def test_organiser_creates_a_race_and_a_working_join_link(
     runner.wait_for_function("window.paceRunner.state.seqs.length >= 1")
     expect(runner.locator("#pending")).to_have_attribute("data-count", "0")
 
-    standings = server.standings(race_id)
+    # The live view follows the ack by up to one publish interval (0.1 s,
+    # docs/protocol.md), so wait for the position rather than read it once.
+    deadline = time.monotonic() + 10
+    while (standings := server.standings(race_id))[0]["position"] is None:
+        assert time.monotonic() < deadline, standings
+        time.sleep(0.05)
     assert [s["name"] for s in standings] == ["Yury"]
     assert server.stored_seqs(standings[0]["participant_id"]) == [1]
     lat, lon, _ = standings[0]["position"]

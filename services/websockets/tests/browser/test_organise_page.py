@@ -95,9 +95,24 @@ def test_organiser_creates_a_race_and_a_working_join_link(
         ".getLatLng(); return p.lat !== lat || p.lng !== lon; }",
         arg=[fixes[0].lat, fixes[0].lon],
     )
-    lat, lon, _ = server.standings(race_id)[0]["position"]
+    lat, lon, _ = settled_position(server, race_id)
     spectator.wait_for_function(
         "([lat, lon]) => { const p = [...window.paceRace.race.markers.values()][0]"
         ".getLatLng(); return p.lat === lat && p.lng === lon; }",
         arg=[lat, lon],
     )
+
+
+def settled_position(server: Any, race_id: str) -> Any:
+    """The runner's live position once two reads 0.3 s apart agree.
+
+    The live view follows an ack by up to one publish interval (0.1 s).
+    """
+    last = server.standings(race_id)[0]["position"]
+    for _ in range(100):
+        time.sleep(0.3)
+        now = server.standings(race_id)[0]["position"]
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"position never settled: {last}")
